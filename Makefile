@@ -1,0 +1,65 @@
+# The project's commands. Each target installs what it needs (idempotently) before it runs.
+#   make synth [ENV=prod]   synthesize every environment (or one) offline, run every compliance pack, print a summary
+#   make test               the whole test suite (what CI runs)
+#   make lint               ruff check + format check
+#   make snapshot-update    re-record template snapshots (review the diff before committing!)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ENV ?=
+
+# Offline and quiet: no telemetry, no version check, no notices, no Node EOL banner.
+export CDK_DISABLE_VERSION_CHECK := true
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export NODE_NO_WARNINGS := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export NPM_CONFIG_LOGLEVEL := error
+
+CDK := npx --no-install cdk
+CONTEXT := $(if $(ENV),-c env=$(ENV),)
+
+.PHONY: help install synth test lint format snapshot-update clean
+
+help:
+	@grep -E '^#   make' Makefile | sed 's/^#   //'
+
+# --- set-up (stamps make it idempotent: reinstall only when a pin file changes) ---------------
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+# --- the two commands of the README -------------------------------------------------------------
+synth: install
+	rm -rf cdk.out
+	$(CDK) synth $(CONTEXT) --quiet
+	$(PY) tools/synth_summary.py cdk.out
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+snapshot-update: install
+	$(PY) -m pytest tests/snapshots --snapshot-update
+	@echo "Snapshots re-recorded: review 'git diff tests/snapshots' before committing."
+
+clean:
+	rm -rf cdk.out .pytest_cache .ruff_cache

@@ -1,0 +1,92 @@
+"""Customer-managed KMS keys, one per purpose, with rotation on and service grants that are exact."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyPurpose:
+    """What a key protects and which AWS services (not principals) may use it directly."""
+
+    name: str
+    """Short purpose name; becomes the construct id and the alias ``alias/<alias_prefix>/<name>``."""
+    description: str
+    cloudwatch_logs: bool = False
+    """Grant CloudWatch Logs in this region, limited by the ``aws:logs:arn`` encryption context to log
+    groups of this account and region. Default: no grant."""
+    alarm_publishers: bool = False
+    """Grant CloudWatch alarms and EventBridge the data-key use needed to publish to an encrypted SNS
+    topic, and SNS the same to redrive into an encrypted dead-letter queue. Default: no grant."""
+
+
+class PlatformKey(Construct):
+    """A symmetric customer-managed key with yearly rotation, an alias and purpose-bound service grants.
+
+    IAM principals of the account get access only through their own IAM policies (the CDK default key
+    policy delegates to IAM), so grants in other stacks never edit this key's policy.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        purpose: KeyPurpose,
+        alias_prefix: str,
+        removal_policy: RemovalPolicy,
+        pending_window_days: int = 30,
+    ) -> None:
+        """
+        :param purpose: what the key is for and which services it grants.
+        :param alias_prefix: alias namespace, e.g. ``ml-platform/dev``.
+        :param removal_policy: RETAIN keeps the key when the stack is deleted; DESTROY schedules deletion.
+        :param pending_window_days: waiting period before a scheduled deletion completes (7-30). Default: 30,
+            the longest recovery window.
+        """
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description=purpose.description,
+            enable_key_rotation=True,
+            alias=f"alias/{alias_prefix}/{purpose.name}",
+            removal_policy=removal_policy,
+            pending_window=Duration.days(pending_window_days),
+        )
+        if purpose.cloudwatch_logs:
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowCloudWatchLogsOfThisAccountAndRegion",
+                    principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+                    actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                    resources=["*"],
+                    conditions={
+                        "ArnLike": {
+                            "kms:EncryptionContext:aws:logs:arn": (
+                                f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
+                            )
+                        }
+                    },
+                )
+            )
+        if purpose.alarm_publishers:
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowAlarmPublishersToUseDataKeys",
+                    principals=[
+                        iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                        iam.ServicePrincipal("events.amazonaws.com"),
+                        # SNS itself, to move undeliverable notifications to an encrypted dead-letter queue.
+                        iam.ServicePrincipal("sns.amazonaws.com"),
+                    ],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+                )
+            )

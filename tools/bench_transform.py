@@ -1,0 +1,277 @@
+"""Benchmark of the Firehose transform Lambda against a bare stdlib floor.
+
+Builds one realistic Firehose batch (Kinesis-stream source, ~3 MB of decoded record payload, 10 % malformed records),
+then alternates, in this process:
+
+* the floor: a bare loop doing ``base64-decode -> json.loads -> json.dumps -> base64-encode`` per record;
+* the handler: ``handler.lambda_handler(event, context)`` with its Powertools decorators, logging and metrics (their
+  output goes to /dev/null).
+
+It prints records/s for both (median over the repetitions), their ratio (goal <= 1.5x) and the handler's peak traced
+memory (tracemalloc) relative to the invocation payload size (goal <= 3x).
+
+Usage::
+
+    .venv/bin/python tools/bench_transform.py [--repeat 7] [--target-mb 3] [--malformed 0.1] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import gc
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LAMBDA_DIR = REPO_ROOT / "lambda" / "firehose_transform"
+RATIO_GOAL = 1.5
+MEMORY_GOAL = 3.0
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "ingest-firehose-transform"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:ingest-firehose-transform"
+    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+
+
+EVENT_TYPES = ("click", "view", "purchase", "inference_request", "feedback")
+SOURCES = ("web-frontend", "ios-app", "android-app", "model-gateway", "batch-scorer")
+PAGES = ("/home", "/search", "/product/123", "/checkout", "/account/settings")
+
+
+def _valid_record(rng: random.Random, base: datetime, i: int) -> dict[str, Any]:
+    moment = base + timedelta(milliseconds=rng.randrange(0, 86_400_000))
+    style = rng.random()
+    if style < 0.5:
+        event_time: Any = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    elif style < 0.7:
+        event_time = (moment.astimezone(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S+02:00")
+    elif style < 0.9:
+        event_time = int(moment.timestamp() * 1000)
+    else:
+        event_time = int(moment.timestamp())
+    record: dict[str, Any] = {
+        "event_id": f"{rng.getrandbits(128):032x}",
+        "event_time": event_time,
+        "event_type": rng.choice(EVENT_TYPES),
+        "source": rng.choice(SOURCES),
+        "user_id": f"user-{rng.randrange(1_000_000):07d}",
+        "value": round(rng.uniform(0, 500), 2),
+        "quantity": rng.randrange(1, 10),
+        "is_test": rng.random() < 0.05,
+        "attributes": {
+            "page": rng.choice(PAGES),
+            "session": f"{rng.getrandbits(64):016x}",
+            "locale": rng.choice(("en-GB", "de-DE", "fr-FR", "ja-JP")),
+            "model_version": f"v{rng.randrange(1, 20)}",
+            "latency_ms": rng.randrange(1, 900),
+        },
+    }
+    if rng.random() < 0.3:  # a producer using camelCase names and an extra field
+        record = {
+            "eventId": record["event_id"],
+            "eventTime": record["event_time"],
+            "eventType": record["event_type"],
+            "Source": record["source"],
+            "userId": record["user_id"],
+            "value": record["value"],
+            "quantity": record["quantity"],
+            "isTest": record["is_test"],
+            "attributes": record["attributes"],
+            "sdkVersion": "4.2.1",
+        }
+    return record
+
+
+def _malformed_payload(rng: random.Random, base: datetime, i: int) -> bytes | str:
+    """Bytes to base64-encode, or a ready (invalid) base64 string."""
+    kind = i % 8
+    good = _valid_record(rng, base, i)
+    if kind == 0:
+        return "not//base64!!" + f"{i:06d}"
+    if kind == 1:
+        return b'{"event_id": "\xff\xfe broken utf-8"}'
+    if kind == 2:
+        return json.dumps(good).encode()[:-7]  # truncated JSON
+    if kind == 3:
+        return json.dumps([good]).encode()
+    if kind == 4:
+        good.pop("event_id", None)
+        good.pop("eventId", None)
+        return json.dumps(good).encode()
+    if kind == 5:
+        good["quantity" if "quantity" in good else "quantity"] = "three"
+        return json.dumps(good).encode()
+    if kind == 6:
+        good["event_type" if "event_type" in good else "eventType"] = "unknown-type"
+        return json.dumps(good).encode()
+    good["source" if "source" in good else "Source"] = "x" * 300
+    return json.dumps(good).encode()
+
+
+def build_event(target_bytes: int, malformed_share: float, seed: int = 20240501) -> tuple[dict[str, Any], int]:
+    """A Firehose event (Kinesis source) whose decoded record payloads add up to about ``target_bytes``."""
+    rng = random.Random(seed)
+    base = datetime(2024, 5, 1, tzinfo=UTC)
+    records: list[dict[str, Any]] = []
+    raw_total = 0
+    i = 0
+    sequence = 49_650_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000
+    while raw_total < target_bytes:
+        if rng.random() < malformed_share:
+            payload = _malformed_payload(rng, base, i)
+        else:
+            payload = json.dumps(_valid_record(rng, base, i)).encode()
+        if isinstance(payload, str):
+            data = payload
+            raw_total += len(payload)
+        else:
+            data = base64.b64encode(payload).decode("ascii")
+            raw_total += len(payload)
+        arrival = 1_714_521_600_000 + i
+        seq = str(sequence + i * 1_208_925_819_614_629_174_706_176)
+        records.append(
+            {
+                "recordId": f"{seq}000000",
+                "approximateArrivalTimestamp": arrival,
+                "data": data,
+                "kinesisRecordMetadata": {
+                    "shardId": f"shardId-{i % 4:012d}",
+                    "partitionKey": f"pk-{rng.randrange(10_000)}",
+                    "approximateArrivalTimestamp": arrival,
+                    "sequenceNumber": seq,
+                    "subsequenceNumber": 0,
+                },
+            }
+        )
+        i += 1
+    event = {
+        "invocationId": "0c3d5a1e-7f0b-4d8e-9a55-1b0f6d2c9e11",
+        "deliveryStreamArn": "arn:aws:firehose:eu-west-1:123456789012:deliverystream/ingest-events",
+        "sourceKinesisStreamArn": "arn:aws:kinesis:eu-west-1:123456789012:stream/ingest-events",
+        "region": "eu-west-1",
+        "records": records,
+    }
+    return event, raw_total
+
+
+def floor_loop(event: dict[str, Any]) -> list[str]:
+    """The bare minimum any transform has to do per record."""
+    out: list[str] = []
+    append = out.append
+    for record in event["records"]:
+        try:
+            obj = json.loads(base64.b64decode(record["data"]))
+        except (ValueError, binascii.Error):
+            append(record["data"])
+            continue
+        append(base64.b64encode(json.dumps(obj).encode()).decode("ascii"))
+    return out
+
+
+def _timed(fn: Any, *args: Any) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7, help="timed runs of each contender (median is reported)")
+    parser.add_argument("--target-mb", type=float, default=3.0, help="decoded payload size of the batch in MB")
+    parser.add_argument("--malformed", type=float, default=0.10, help="share of malformed records")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = parser.parse_args(argv)
+
+    real_stdout = sys.stdout
+    sys.path[:0] = [str(REPO_ROOT), str(LAMBDA_DIR)]
+    from platform_config.event_schema import INGEST_EVENT_SCHEMA
+
+    os.environ["EVENT_SCHEMA"] = INGEST_EVENT_SCHEMA.validation_rules_json()
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "firehose-transform")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "MlPlatform/Ingest")
+    # The handler's logger binds to sys.stdout when it is created and metrics print(): send both to /dev/null so
+    # the run still pays for formatting its logs and EMF blobs without flooding the terminal.
+    with open(os.devnull, "w") as devnull:
+        sys.stdout = devnull
+        try:
+            import handler
+
+            event, raw_bytes = build_event(int(args.target_mb * 1_000_000), args.malformed)
+            payload_bytes = len(json.dumps(event))
+            n = len(event["records"])
+            context = FakeContext()
+            handler.lambda_handler(event, context)  # warm-up (imports, caches)
+            floor_loop(event)
+
+            floor_times: list[float] = []
+            handler_times: list[float] = []
+            for _ in range(args.repeat):
+                floor_times.append(_timed(floor_loop, event))
+                handler_times.append(_timed(handler.lambda_handler, event, context))
+
+            gc.collect()
+            tracemalloc.start()
+            response = handler.lambda_handler(event, context)
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+        finally:
+            sys.stdout = real_stdout
+
+    results = {r["result"] for r in response["records"]}
+    ok = sum(1 for r in response["records"] if r["result"] == "Ok")
+    floor_s = statistics.median(floor_times)
+    handler_s = statistics.median(handler_times)
+    figures = {
+        "python": sys.version.split()[0],
+        "records": n,
+        "records_ok": ok,
+        "records_failed": n - ok,
+        "result_kinds": sorted(results),
+        "decoded_payload_bytes": raw_bytes,
+        "invocation_payload_bytes": payload_bytes,
+        "response_bytes": len(json.dumps(response)),
+        "repeat": args.repeat,
+        "floor_median_s": round(floor_s, 4),
+        "handler_median_s": round(handler_s, 4),
+        "floor_records_per_s": round(n / floor_s),
+        "handler_records_per_s": round(n / handler_s),
+        "ratio": round(handler_s / floor_s, 3),
+        "ratio_goal": RATIO_GOAL,
+        "peak_traced_bytes": peak,
+        "peak_vs_invocation_payload": round(peak / payload_bytes, 3),
+        "peak_vs_decoded_payload": round(peak / raw_bytes, 3),
+        "memory_goal": MEMORY_GOAL,
+    }
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return 0
+    print(f"batch: {n} records ({n - ok} failed), {raw_bytes / 1e6:.2f} MB decoded, {payload_bytes / 1e6:.2f} MB event")
+    print(f"floor   (stdlib loop): {figures['floor_records_per_s']:>9,} records/s  median {floor_s * 1000:.1f} ms")
+    print(f"handler (Lambda)     : {figures['handler_records_per_s']:>9,} records/s  median {handler_s * 1000:.1f} ms")
+    verdict = "OK" if figures["ratio"] <= RATIO_GOAL else "ABOVE GOAL"
+    print(f"ratio handler/floor  : {figures['ratio']:.2f}x (goal <= {RATIO_GOAL}x) {verdict}")
+    mem_verdict = "OK" if figures["peak_vs_invocation_payload"] <= MEMORY_GOAL else "ABOVE GOAL"
+    print(
+        f"peak traced memory   : {peak / 1e6:.2f} MB = {figures['peak_vs_invocation_payload']:.2f}x the invocation "
+        f"payload ({figures['peak_vs_decoded_payload']:.2f}x the decoded records), goal <= {MEMORY_GOAL}x {mem_verdict}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
