@@ -16,7 +16,9 @@ from platform_config.streaming import StreamingConfig
 Stage = Literal["dev", "staging", "prod"]
 
 # Region names as AWS spells them: us-east-1, eu-central-2, ap-southeast-4, us-gov-west-1, ...
-_REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso[bef]?)?-(north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9]$")
+_REGION = re.compile(
+    r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso[bef]?)?-(north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9]$"
+)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TAG_VALUE = re.compile(r"^[A-Za-z0-9_ .:/=+\-@]{1,256}$")
 

@@ -63,9 +63,6 @@ def select_environments(
     by_name = {env.name: env for env in environments}
     if requested not in by_name:
         raise ConfigError(
-            [
-                f"context 'env': value {requested!r}: unknown environment; declared environments are "
-                f"{', '.join(by_name)}"
-            ]
+            [f"context 'env': value {requested!r}: unknown environment; declared environments are {', '.join(by_name)}"]
         )
     return (by_name[requested],)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -63,7 +63,7 @@ class PlatformKey(Construct):
             self.key.add_to_resource_policy(
                 iam.PolicyStatement(
                     sid="AllowCloudWatchLogsOfThisAccountAndRegion",
-                    principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+                    principals=[iam.ServicePrincipal(f"logs.{Stack.of(self).region}.amazonaws.com")],
                     actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
                     resources=["*"],
                     conditions={

@@ -88,15 +88,11 @@ class EventSchema(BaseModel):
         by_name = {c.name: c for c in self.columns}
         time_col = by_name.get(self.event_time_column)
         if time_col is None or time_col.type != "timestamp" or not time_col.required:
-            raise ValueError(
-                f"event_time_column {self.event_time_column!r} must name a required timestamp column"
-            )
+            raise ValueError(f"event_time_column {self.event_time_column!r} must name a required timestamp column")
         if self.event_type_column is not None:
             type_col = by_name.get(self.event_type_column)
             if type_col is None or type_col.type != "string" or not type_col.required:
-                raise ValueError(
-                    f"event_type_column {self.event_type_column!r} must name a required string column"
-                )
+                raise ValueError(f"event_type_column {self.event_type_column!r} must name a required string column")
         if self.partition_by_event_type:
             if self.event_type_column is None:
                 raise ValueError("partition_by_event_type needs event_type_column")
@@ -122,13 +118,13 @@ class EventSchema(BaseModel):
 
     def glue_columns(self) -> list[dict[str, str]]:
         """``Name``/``Type``/``Comment`` triples for the Glue table's StorageDescriptor.Columns."""
-        return [
-            {"name": c.name, "type": c.type, "comment": c.description} for c in self.data_columns()
-        ]
+        return [{"name": c.name, "type": c.type, "comment": c.description} for c in self.data_columns()]
 
     def glue_partition_keys(self) -> list[dict[str, str]]:
-        keys = [{"name": k, "type": "string", "comment": f"{k} of {self.event_time_column} (UTC)"}
-                for k in DATE_PARTITION_KEYS]
+        keys = [
+            {"name": k, "type": "string", "comment": f"{k} of {self.event_time_column} (UTC)"}
+            for k in DATE_PARTITION_KEYS
+        ]
         if self.partition_by_event_type and self.event_type_column:
             keys.append({"name": self.event_type_column, "type": "string", "comment": "event type"})
         return keys
@@ -188,7 +184,5 @@ class EventSchema(BaseModel):
             stored = "partition key" if c.name in partition_keys else "Parquet column"
             rows.append(f"| `{c.name}` | {c.type} | {'yes' if c.required else 'no'} | {stored} | {c.description} |")
         for key in DATE_PARTITION_KEYS:
-            rows.append(
-                f"| `{key}` | string | derived | partition key | {key} of `{self.event_time_column}` in UTC |"
-            )
+            rows.append(f"| `{key}` | string | derived | partition key | {key} of `{self.event_time_column}` in UTC |")
         return "\n".join(rows)

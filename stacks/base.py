@@ -14,8 +14,9 @@ class PlatformStack(cdk.Stack):
     """A stack of one environment. Its construct id is part of the deployment contract: renaming it
     creates a new CloudFormation stack."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, description: str,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, description: str, **kwargs: Any
+    ) -> None:
         super().__init__(
             scope,
             construct_id,

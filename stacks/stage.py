@@ -13,6 +13,11 @@ from platform_constructs.guards import StatefulResourceGuard
 from stacks.security_stack import SecurityStack
 
 
+def stack_ids(config: EnvironmentConfig) -> list[str]:
+    """The stack ids an environment gets, in deployment order (known without synthesizing)."""
+    return ["Security"]
+
+
 class PlatformStage(cdk.Stage):
     """Every stack of one environment. Stack ids are a stable contract (``<env>/<StackId>``)."""
 

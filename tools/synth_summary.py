@@ -8,8 +8,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from platform_constructs.compliance import COMPLIANCE_PACKS  # noqa: E402
-from tools.assembly import read_assembly  # noqa: E402
+from tools.assembly import read_assembly
+
+# Names of platform_constructs.compliance.COMPLIANCE_PACKS, kept here so the summary does not start the
+# CDK runtime (a test pins the two lists together).
+COMPLIANCE_PACK_NAMES = (
+    "AwsSolutionsChecks",
+    "HIPAASecurityChecks",
+    "NIST80053R5Checks",
+    "PCIDSS321Checks",
+    "ServerlessChecks",
+)
 
 CFN_RESOURCE_LIMIT = 500
 CFN_TEMPLATE_BYTES_LIMIT = 1_000_000
@@ -30,10 +39,12 @@ def main(outdir: str) -> int:
             f"{len(stack.resources) / CFN_RESOURCE_LIMIT:>6.0%} {stack.size_bytes / 1000:>8.1f}kB  {main_types}"
         )
     environments = sorted({s.environment for s in stacks})
-    packs = ", ".join(p.__name__ for p in COMPLIANCE_PACKS)
+    packs = ", ".join(COMPLIANCE_PACK_NAMES)
     print()
-    print(f"environments: {', '.join(environments)}; stacks: {len(stacks)}; "
-          f"resources: {sum(len(s.resources) for s in stacks)}")
+    print(
+        f"environments: {', '.join(environments)}; stacks: {len(stacks)}; "
+        f"resources: {sum(len(s.resources) for s in stacks)}"
+    )
     print(f"compliance packs ({packs}): 0 unacknowledged findings (synth fails on any)")
     return 0
 

@@ -1,0 +1,104 @@
+"""Gates over every synthesized template: cfn-lint, determinism, logical-ID pins, tags, guards."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+from cfnlint.api import ManualArgs, lint_file
+
+from platform_config import load_environments
+from platform_constructs.guards import STATEFUL_RESOURCE_TYPES
+from stacks.stage import build_platform
+from tests.conftest import new_app
+from tools.assembly import read_assembly
+
+# Every stateful resource's logical ID, per stack. A rename or replacement of a bucket, key, stream, log
+# group, table or database changes this list: review whether data would be lost before updating it.
+PINNED_STATEFUL_LOGICAL_IDS: dict[str, set[str]] = {
+    "Security": {
+        "DataLakeKeyBE531ED9",
+        "StreamingKey739D0404",
+        "MlKey732562E7",
+        "LogsKeyFE4C4A83",
+        "AlarmsKeyBF5F52A3",
+    },
+}
+
+
+def test_cfn_lint_reports_nothing(platform):
+    # Given every template of every environment, When cfn-lint checks it for its region,
+    # Then there are no errors, warnings or informational findings
+    problems = []
+    for stack in platform.stacks:
+        matches = lint_file(stack.template_path, ManualArgs(regions=[stack.region or "us-east-1"]))
+        problems += [f"{stack.environment}/{stack.stack_id}: {m}" for m in matches]
+    assert problems == []
+
+
+def test_stateful_logical_ids_are_pinned(platform):
+    for stack in platform.stacks:
+        stateful = {lid for lid, r in stack.resources.items() if r["Type"] in STATEFUL_RESOURCE_TYPES}
+        assert stateful == PINNED_STATEFUL_LOGICAL_IDS.get(stack.stack_id, set()), (
+            f"{stack.environment}/{stack.stack_id}: stateful logical IDs changed; a changed ID means "
+            "CloudFormation deletes the old resource. Update the pin only after checking no data is lost."
+        )
+
+
+def test_every_taggable_resource_carries_the_environment_tags(platform):
+    for stack in platform.stacks:
+        expected = platform.environments[stack.environment].resource_tags
+        for logical_id, resource in stack.resources.items():
+            tags = resource.get("Properties", {}).get("Tags")
+            if isinstance(tags, list):
+                found = {t["Key"]: t["Value"] for t in tags}
+                assert expected.items() <= found.items(), f"{stack.stack_name}/{logical_id}"
+
+
+def test_stack_names_and_protection(platform):
+    names = {(s.environment, s.stack_id): s.stack_name for s in platform.stacks}
+    assert names[("prod", "Security")] == "prod-Security"
+    for env_name, stage in platform.stages.items():
+        for stack in stage.stacks:
+            assert stack.termination_protection is (env_name == "prod")
+
+
+def test_synth_needs_no_lookup(platform):
+    # Nothing the CLI would have to look up in an AWS account (a lookup is a network call at synth).
+    for manifest in platform.outdir.glob("**/manifest.json"):
+        assert "missing" not in json.loads(manifest.read_text()), manifest
+
+
+def test_no_error_annotations(platform):
+    for manifest in platform.outdir.glob("**/manifest.json"):
+        for artifact in json.loads(manifest.read_text()).get("artifacts", {}).values():
+            for entries in artifact.get("metadata", {}).values():
+                errors = [e for e in entries if e.get("type") == "aws:cdk:error"]
+                assert errors == [], errors
+
+
+def test_two_synths_are_byte_identical_and_offline(platform, tmp_path, monkeypatch):
+    # Given a second, independent synthesis with Python sockets disabled
+    def refuse(*args, **kwargs):
+        raise AssertionError("synth tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    app = new_app(tmp_path)
+    build_platform(app, load_environments())
+    app.synth()
+    # Then every template is byte-identical to the session's
+    first = {(s.environment, s.stack_id): s.template_path.read_bytes() for s in platform.stacks}
+    second = {(s.environment, s.stack_id): s.template_path.read_bytes() for s in read_assembly(tmp_path)}
+    assert first.keys() == second.keys()
+    for key in first:
+        assert first[key] == second[key], f"{key} differs between two synths"
+
+
+def test_no_timestamps_or_user_names_in_templates(platform):
+    import getpass
+
+    user = getpass.getuser()
+    for stack in platform.stacks:
+        text = Path(stack.template_path).read_text()
+        assert f"/{user}/" not in text and "2026-" not in text, stack.stack_name
