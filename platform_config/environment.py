@@ -122,6 +122,14 @@ class EnvironmentConfig(FrozenModel):
         return self.stage == "dev" and self.allow_destroy
 
     @property
+    def enabled_components(self) -> frozenset[str]:
+        """Components this environment deploys; cross-component rules (e.g. required VPC endpoints) use it."""
+        components = {"security", "network", "data_lake", "streaming"}
+        if self.inference.endpoints:
+            components.add("inference")
+        return frozenset(components)
+
+    @property
     def resolved_log_retention_days(self) -> int:
         return self.log_retention_days or DEFAULT_LOG_RETENTION_DAYS[self.stage]
 
