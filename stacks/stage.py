@@ -11,11 +11,12 @@ from platform_config import EnvironmentConfig
 from platform_constructs.compliance import register_compliance_packs
 from platform_constructs.guards import StatefulResourceGuard
 from stacks.security_stack import SecurityStack
+from stacks.stream_stack import StreamStack
 
 
 def stack_ids(config: EnvironmentConfig) -> list[str]:
     """The stack ids an environment gets, in deployment order (known without synthesizing)."""
-    return ["Security"]
+    return ["Security", "Stream"]
 
 
 class PlatformStage(cdk.Stage):
@@ -26,6 +27,7 @@ class PlatformStage(cdk.Stage):
         self.config = config
         common = {"config": config}
         self.security = SecurityStack(self, "Security", **common)
+        self.stream = StreamStack(self, "Stream", security=self.security, **common)
 
         for key, value in config.resource_tags.items():
             cdk.Tags.of(self).add(key, value)
