@@ -24,6 +24,7 @@ PINNED_STATEFUL_LOGICAL_IDS: dict[str, set[str]] = {
         "LogsKeyFE4C4A83",
         "AlarmsKeyBF5F52A3",
     },
+    "Stream": {"IngestStreamB259CF51"},
 }
 
 
