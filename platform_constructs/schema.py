@@ -161,6 +161,8 @@ class EventSchema(BaseModel):
             "event_type_column": self.event_type_column,
             "event_types": list(self.event_types),
             "partition_keys": list(self.partition_keys),
+            # Athena projects partitions only inside this year range: events outside it would be invisible.
+            "partition_years": [self.first_partition_year, self.last_partition_year],
             "columns": [
                 {
                     "name": c.name,

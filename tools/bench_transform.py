@@ -7,8 +7,9 @@ then alternates, in this process:
 * the handler: ``handler.lambda_handler(event, context)`` with its Powertools decorators, logging and metrics (their
   output goes to /dev/null).
 
-It prints records/s for both (median over the repetitions), their ratio (goal <= 1.5x) and the handler's peak traced
-memory (tracemalloc) relative to the invocation payload size (goal <= 3x).
+It prints records/s for both (median CPU time over the repetitions; wall time alongside), their ratio (goal <= 1.5x)
+and the handler's peak traced memory (tracemalloc) relative to the invocation payload size (goal <= 3x; the ratio to
+the decoded record bytes is printed too).
 
 Usage::
 
@@ -113,7 +114,7 @@ def _malformed_payload(rng: random.Random, base: datetime, i: int) -> bytes | st
         good.pop("eventId", None)
         return json.dumps(good).encode()
     if kind == 5:
-        good["quantity" if "quantity" in good else "quantity"] = "three"
+        good["quantity"] = "three"
         return json.dumps(good).encode()
     if kind == 6:
         good["event_type" if "event_type" in good else "eventType"] = "unknown-type"
@@ -182,16 +183,17 @@ def floor_loop(event: dict[str, Any]) -> list[str]:
     return out
 
 
-def _timed(fn: Any, *args: Any) -> float:
+def _timed(fn: Any, *args: Any) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) for one call."""
     gc.collect()
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     fn(*args)
-    return time.perf_counter() - start
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7, help="timed runs of each contender (median is reported)")
+    parser.add_argument("--repeat", type=int, default=9, help="timed runs of each contender (median is reported)")
     parser.add_argument("--target-mb", type=float, default=3.0, help="decoded payload size of the batch in MB")
     parser.add_argument("--malformed", type=float, default=0.10, help="share of malformed records")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
@@ -218,9 +220,9 @@ def main(argv: list[str] | None = None) -> int:
             handler.lambda_handler(event, context)  # warm-up (imports, caches)
             floor_loop(event)
 
-            floor_times: list[float] = []
-            handler_times: list[float] = []
-            for _ in range(args.repeat):
+            floor_times: list[tuple[float, float]] = []
+            handler_times: list[tuple[float, float]] = []
+            for _ in range(args.repeat):  # alternate, so drift and noise hit both contenders alike
                 floor_times.append(_timed(floor_loop, event))
                 handler_times.append(_timed(handler.lambda_handler, event, context))
 
@@ -234,8 +236,12 @@ def main(argv: list[str] | None = None) -> int:
 
     results = {r["result"] for r in response["records"]}
     ok = sum(1 for r in response["records"] if r["result"] == "Ok")
-    floor_s = statistics.median(floor_times)
-    handler_s = statistics.median(handler_times)
+    # CPU time is the primary measure: both loops are single-threaded and CPU-bound, and on a shared machine wall time
+    # also counts the time the process waited for a core. Wall-clock medians are reported alongside.
+    floor_s = statistics.median(cpu for _, cpu in floor_times)
+    handler_s = statistics.median(cpu for _, cpu in handler_times)
+    floor_wall = statistics.median(wall for wall, _ in floor_times)
+    handler_wall = statistics.median(wall for wall, _ in handler_times)
     figures = {
         "python": sys.version.split()[0],
         "records": n,
@@ -246,12 +252,15 @@ def main(argv: list[str] | None = None) -> int:
         "invocation_payload_bytes": payload_bytes,
         "response_bytes": len(json.dumps(response)),
         "repeat": args.repeat,
-        "floor_median_s": round(floor_s, 4),
-        "handler_median_s": round(handler_s, 4),
+        "floor_median_cpu_s": round(floor_s, 4),
+        "handler_median_cpu_s": round(handler_s, 4),
         "floor_records_per_s": round(n / floor_s),
         "handler_records_per_s": round(n / handler_s),
         "ratio": round(handler_s / floor_s, 3),
         "ratio_goal": RATIO_GOAL,
+        "floor_median_wall_s": round(floor_wall, 4),
+        "handler_median_wall_s": round(handler_wall, 4),
+        "ratio_wall": round(handler_wall / floor_wall, 3),
         "peak_traced_bytes": peak,
         "peak_vs_invocation_payload": round(peak / payload_bytes, 3),
         "peak_vs_decoded_payload": round(peak / raw_bytes, 3),
@@ -260,11 +269,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(figures, indent=2))
         return 0
-    print(f"batch: {n} records ({n - ok} failed), {raw_bytes / 1e6:.2f} MB decoded, {payload_bytes / 1e6:.2f} MB event")
-    print(f"floor   (stdlib loop): {figures['floor_records_per_s']:>9,} records/s  median {floor_s * 1000:.1f} ms")
-    print(f"handler (Lambda)     : {figures['handler_records_per_s']:>9,} records/s  median {handler_s * 1000:.1f} ms")
+    print(
+        f"batch: {n} records ({n - ok} failed), {raw_bytes / 1e6:.2f} MB of record payload, "
+        f"{payload_bytes / 1e6:.2f} MB invocation event (base64 + Kinesis record metadata)"
+    )
+    print(
+        f"floor   (stdlib loop): {figures['floor_records_per_s']:>9,} records/s  "
+        f"median {floor_s * 1000:.1f} ms CPU ({floor_wall * 1000:.1f} ms wall)"
+    )
+    print(
+        f"handler (Lambda)     : {figures['handler_records_per_s']:>9,} records/s  "
+        f"median {handler_s * 1000:.1f} ms CPU ({handler_wall * 1000:.1f} ms wall)"
+    )
     verdict = "OK" if figures["ratio"] <= RATIO_GOAL else "ABOVE GOAL"
-    print(f"ratio handler/floor  : {figures['ratio']:.2f}x (goal <= {RATIO_GOAL}x) {verdict}")
+    print(
+        f"ratio handler/floor  : {figures['ratio']:.2f}x CPU (goal <= {RATIO_GOAL}x) {verdict}; "
+        f"{figures['ratio_wall']:.2f}x wall"
+    )
     mem_verdict = "OK" if figures["peak_vs_invocation_payload"] <= MEMORY_GOAL else "ABOVE GOAL"
     print(
         f"peak traced memory   : {peak / 1e6:.2f} MB = {figures['peak_vs_invocation_payload']:.2f}x the invocation "

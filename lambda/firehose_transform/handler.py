@@ -45,8 +45,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from record_transform import (
     INTERNAL_ERROR,
     RESPONSE_SIZE_LIMIT,
+    InvalidRecordError,
     InvalidRulesError,
-    RecordRejected,
     RecordTransformer,
     decode_base64,
 )
@@ -102,14 +102,18 @@ class BatchOutcome:
     failed_by_reason: Counter[str] = field(default_factory=Counter)
     failures: list[dict[str, str]] = field(default_factory=list)
     response_bytes: int = 0  # upper-bound estimate of the serialized response
+    budget_bytes: int = RESPONSE_BUDGET_BYTES
 
     @property
     def failed(self) -> int:
         return sum(self.failed_by_reason.values())
 
 
-def _partition_keys_bytes(keys: dict[str, str]) -> int:
-    return sum(len(k) + len(v) + _PARTITION_KEY_BYTES for k, v in keys.items())
+def _partition_keys_bytes(transformer: RecordTransformer) -> int:
+    """Upper bound of one record's serialized ``partitionKeys`` entries (values: YYYY, MM, DD, event type)."""
+    rules = transformer.rules
+    value_bytes = 4 + 2 + 2 + max((len(t) for t in rules.event_types), default=0) * (len(rules.partition_keys) > 3)
+    return value_bytes + sum(len(key) + _PARTITION_KEY_BYTES for key in rules.partition_keys)
 
 
 def transform_batch(
@@ -117,60 +121,67 @@ def transform_batch(
     transformer: RecordTransformer,
     budget_bytes: int = RESPONSE_BUDGET_BYTES,
 ) -> BatchOutcome:
-    """Transform one Firehose batch; one result per input record, in input order. Never raises for a bad record."""
+    """Transform one Firehose batch; one result per input record, in input order. Never raises for a bad record.
+
+    (A record without a ``recordId`` cannot be answered at all; Firehose always sends one, and such an event fails
+    the invocation with a KeyError rather than producing a response Firehose would reject anyway.)
+    """
     firehose_event = KinesisFirehoseEvent(event)
     raw_records = event.get("records") or []
-    # Reserve room for every record coming back as ProcessingFailed with its original data; Ok results then only
-    # add their size difference, so the fallback for the remaining records always fits.
-    total = _ENVELOPE_BYTES + sum(
-        len(r.get("recordId") or "") + len(r.get("data") or "") + _FAILED_RECORD_BYTES for r in raw_records
-    )
-    ok_extra = _OK_RECORD_BYTES - _FAILED_RECORD_BYTES
-    response = KinesisFirehoseDataTransformationResponse()
-    outcome = BatchOutcome(response={"records": []})
+    # Reserve room for every record coming back as ProcessingFailed with its original data; an Ok result then only
+    # adds its size difference, so the fallback for the remaining records always fits.
+    try:
+        total = sum([len(r["recordId"]) + len(r["data"]) for r in raw_records])
+    except (KeyError, TypeError):  # malformed envelope: Firehose never sends one, but size it without failing
+        total = sum(len(str(r.get("recordId", ""))) + len(str(r.get("data", ""))) for r in raw_records)
+    total += _ENVELOPE_BYTES + _FAILED_RECORD_BYTES * len(raw_records)
+    ok_extra = _OK_RECORD_BYTES - _FAILED_RECORD_BYTES + _partition_keys_bytes(transformer)
+    over_budget = False
+    outcome = BatchOutcome(response={"records": []}, budget_bytes=budget_bytes)
     failed_by_reason = outcome.failed_by_reason
     failures = outcome.failures
-    over_budget = False
+    results: list[KinesisFirehoseDataTransformationRecord] = []
+    add = results.append
+    # Records of one batch share a handful of partitions, and the transformer hands out one partition-keys dict per
+    # partition: share one frozen metadata object per dict (keyed by id; each metadata object keeps its dict alive).
+    metadata_by_partition: dict[int, KinesisFirehoseDataTransformationRecordMetadata] = {}
+    transform = transformer.transform_bytes
 
     for record in firehose_event.records:
         data = record.get("data")
         if not isinstance(data, str):
             data = ""
-        reason = detail = None
         if over_budget:
-            reason, detail = RESPONSE_SIZE_LIMIT, "earlier record exhausted the response budget"
+            reason, detail = RESPONSE_SIZE_LIMIT, "an earlier record exhausted the response budget"
         else:
             try:
-                line, partition_keys = transformer.transform_bytes(decode_base64(data))
+                line, partition_keys = transform(decode_base64(data))
                 encoded = base64_from_str(line)
-                grown = total + len(encoded) - len(data) + ok_extra + _partition_keys_bytes(partition_keys)
-                if grown > budget_bytes:
-                    over_budget = True
-                    reason, detail = RESPONSE_SIZE_LIMIT, f"Ok output would exceed {budget_bytes} response bytes"
-                else:
+                grown = total + ok_extra + len(encoded) - len(data)
+                if grown <= budget_bytes or grown <= total:  # a shrinking record never endangers the response
                     total = grown
-                    response.add_record(
-                        record.build_data_transformation_response(
-                            result="Ok",
-                            data=encoded,
-                            metadata=KinesisFirehoseDataTransformationRecordMetadata(partition_keys=partition_keys),
-                        )
-                    )
-                    outcome.ok += 1
+                    metadata = metadata_by_partition.get(id(partition_keys))
+                    if metadata is None:
+                        metadata = KinesisFirehoseDataTransformationRecordMetadata(partition_keys=partition_keys)
+                        metadata_by_partition[id(partition_keys)] = metadata
+                    add(KinesisFirehoseDataTransformationRecord(record.record_id, "Ok", encoded, metadata))
                     continue
-            except RecordRejected as rejected:
+                over_budget = True
+                reason, detail = RESPONSE_SIZE_LIMIT, f"Ok output would exceed {budget_bytes} response bytes"
+            except InvalidRecordError as rejected:
                 reason, detail = rejected.reason, rejected.detail
-            except Exception as exc:  # noqa: BLE001 - a checker bug must cost one record, not the whole batch
+            except Exception as exc:  # a checker bug must cost one record, not the whole batch
                 reason, detail = INTERNAL_ERROR, f"unexpected {type(exc).__name__}"
-        response.add_record(
-            KinesisFirehoseDataTransformationRecord(record_id=record.record_id, result="ProcessingFailed", data=data)
-        )
+        add(KinesisFirehoseDataTransformationRecord(record.record_id, "ProcessingFailed", data))
         failed_by_reason[reason] += 1
         failures.append({"record_id": record.record_id, "reason": reason, "detail": detail})
 
+    outcome.ok = len(results) - len(failures)
     outcome.response_bytes = total
     # Powertools refuses to serialise an empty response; Firehose never sends an empty batch, but answer it anyway.
-    outcome.response = response.asdict() if response.records else {"records": []}
+    outcome.response = (
+        KinesisFirehoseDataTransformationResponse(records=results).asdict() if results else {"records": []}
+    )
     return outcome
 
 
@@ -194,7 +205,7 @@ def _publish(outcome: BatchOutcome, firehose_event: KinesisFirehoseEvent) -> Non
     if outcome.failed_by_reason.get(RESPONSE_SIZE_LIMIT):
         logger.error(
             "Response size budget exhausted; remaining records returned as ProcessingFailed",
-            extra={**context, "budget_bytes": RESPONSE_BUDGET_BYTES},
+            extra={**context, "budget_bytes": outcome.budget_bytes},
         )
     logger.info(
         "Batch transformed",

@@ -17,15 +17,15 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 __all__ = [
     "DATE_PARTITION_KEYS",
     "REASONS",
     "ColumnRule",
+    "InvalidRecordError",
     "InvalidRulesError",
-    "RecordRejected",
     "RecordTransformer",
     "Rules",
     "decode_base64",
@@ -75,7 +75,7 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _DOUBLE_MAX = 1.7976931348623157e308
 # Epoch numbers with an absolute value below this are seconds (1e11 s is the year 5138), above it milliseconds.
 _EPOCH_MS_THRESHOLD = 100_000_000_000
-_EPOCH = datetime(1970, 1, 1)  # naive UTC: the whole pipeline works in naive UTC datetimes
+_EPOCH_DAY = date(1970, 1, 1)
 # The special string column whose object/list input is stored as a compact JSON string.
 _ATTRIBUTES_COLUMN = "attributes"
 
@@ -84,7 +84,7 @@ class InvalidRulesError(ValueError):
     """The ``EVENT_SCHEMA`` rules are missing or malformed: a deployment error, raised at cold start."""
 
 
-class RecordRejected(Exception):
+class InvalidRecordError(Exception):
     """One record violates the contract. ``reason`` is a class from :data:`REASONS`; ``detail`` is payload-free."""
 
     __slots__ = ("detail", "reason")
@@ -115,6 +115,7 @@ class Rules:
     event_type_column: str | None
     event_types: tuple[str, ...]
     partition_keys: tuple[str, ...]
+    partition_years: tuple[int, int] | None = None
 
     @classmethod
     def from_json(cls, raw: str | None) -> Rules:
@@ -127,7 +128,7 @@ class Rules:
         return cls.from_dict(data)
 
     @classmethod
-    def from_dict(cls, data: Any) -> Rules:  # noqa: C901 - one linear list of deployment-time checks
+    def from_dict(cls, data: Any) -> Rules:
         if not isinstance(data, Mapping):
             raise InvalidRulesError("schema rules must be a JSON object")
         try:
@@ -181,7 +182,18 @@ class Rules:
                     f"partition key {key!r} cannot be derived (only the event-type column with a closed list of "
                     "event_types can partition)"
                 )
+        years = data.get("partition_years")
+        if years is not None:
+            if (
+                not isinstance(years, list)
+                or len(years) != 2
+                or not all(type(y) is int for y in years)
+                or years[0] > years[1]
+            ):
+                raise InvalidRulesError(f"partition_years must be [first, last] years, got {years!r}")
+            years = (years[0], years[1])
         return cls(
+            partition_years=years,
             name=str(data.get("name", "")),
             version=int(data.get("version", 0)),
             columns=tuple(columns),
@@ -218,47 +230,147 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
-_DECODE = json.JSONDecoder(parse_constant=_reject_constant).decode
-# Compact, UTF-8 (not \\u-escaped, so Ok output is never much bigger than the input), and strict about NaN/inf.
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+def _unserialisable(value: object) -> object:
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_SCAN_ONCE = _DECODER.scan_once  # the C scanner when the accelerator is present
+_JSON_WHITESPACE = " \t\n\r"
+
+
+def _decode_json(text: str) -> Any:
+    """``json.loads`` without its per-call Python overhead (regex whitespace skipping); same errors."""
+    try:
+        value, end = _SCAN_ONCE(text, 0)
+    except StopIteration:  # leading whitespace or not JSON at all: let the full decoder explain
+        return _DECODER.decode(text)
+    if end != len(text) and text[end:].strip(_JSON_WHITESPACE):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return value
+
+
+# Compact, UTF-8 (not \u-escaped, so Ok output is never much bigger than the input) and strict about NaN/inf.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _build_fast_encoder() -> Callable[[Any], str]:
+    """Reuse one C encoder instead of building a new one per ``encode()`` call (~20 % of the encoding cost).
+
+    ``json.encoder.c_make_encoder`` is CPython's accelerator behind ``JSONEncoder.iterencode`` (same arguments in
+    3.11-3.13). It is created once, with circular-reference checks off, which is safe because every value encoded here
+    is a tree built by the JSON parser. If the accelerator is missing or behaves differently from the public encoder
+    on a probe, fall back to ``JSONEncoder.encode``.
+    """
+    public = _ENCODER.encode
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return public
+    join = "".join
+    try:
+        c_encode = make(None, _unserialisable, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+
+        def encode(value: Any) -> str:
+            return join(c_encode(value, 0))
+
+        probe = {"a": [1, -2.5, None, True, 'é\n"x'], "b": {"c": ""}, "d": 2**70}
+        if encode(probe) != public(probe):
+            return public
+    except Exception:  # any surprise means: use the public API
+        return public
+    try:
+        encode(float("nan"))
+    except ValueError:  # allow_nan=False is honoured as well: equivalent
+        return encode
+    return public
+
+
+_ENCODE = _build_fast_encoder()
 
 
 # ------------------------------------------------------------------------------------------ value checks
 Checker = Callable[[Any], Any]
 
 
+# Output layout of every timestamp: what the Hive/OpenX JSON SerDe reads as a TIMESTAMP.
+_TIMESTAMP_LAYOUT = "%04d-%02d-%02d %02d:%02d:%02d.%03d"
+_EPOCH_LAYOUT = "%s %02d:%02d:%02d.%03d"
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(24))
+_DAY_CACHE: dict[int, str] = {}
+_DAY_CACHE_LIMIT = 20_000  # distinct UTC days seen by one warm container; bounded against hostile input
+_PARTITION_CACHE_LIMIT = 20_000
+
+
+def _day(days_since_epoch: int) -> str:
+    """``YYYY-MM-DD`` of a UTC day number (cached; raises OverflowError outside years 1..9999)."""
+    text = _DAY_CACHE.get(days_since_epoch)
+    if text is None:
+        text = (_EPOCH_DAY + timedelta(days=days_since_epoch)).isoformat()
+        if len(_DAY_CACHE) < _DAY_CACHE_LIMIT:
+            _DAY_CACHE[days_since_epoch] = text
+    return text
+
+
+def _from_epoch_micros(micros: int) -> str:
+    seconds, micro = divmod(micros, 1_000_000)
+    days, seconds = divmod(seconds, 86_400)
+    hours, seconds = divmod(seconds, 3_600)
+    minutes, seconds = divmod(seconds, 60)
+    return _EPOCH_LAYOUT % (_day(days), hours, minutes, seconds, micro // 1_000)
+
+
 def _timestamp(name: str) -> Checker:
+    """ISO-8601 (``Z``/offset/naive = UTC) or epoch seconds/milliseconds -> ``YYYY-MM-DD HH:MM:SS.mmm`` in UTC.
+
+    Sub-millisecond digits are truncated, never rounded, so a value never moves into the next second/day/partition.
+    """
     iso = datetime.fromisoformat
-    epoch = _EPOCH
     utc = UTC
+    two_digits = _TWO_DIGITS
 
     def check(value: Any) -> str:
         kind = type(value)
         try:
             if kind is str:
                 if len(value) < 11:  # every ISO-8601 form with a time of day is at least 11 characters
-                    raise RecordRejected(INVALID_TIMESTAMP, f"{name}: ISO-8601 value needs a date and a time")
+                    raise InvalidRecordError(INVALID_TIMESTAMP, f"{name}: ISO-8601 value needs a date and a time")
                 moment = iso(value)
-                if moment.tzinfo is not None:
-                    moment = moment.astimezone(utc).replace(tzinfo=None)
-            elif kind is int:
+                zone = moment.tzinfo
+                if zone is not None and zone is not utc:  # a zero offset parses to the utc singleton
+                    moment = moment.astimezone(utc)
+                elif (
+                    len(value) >= 19
+                    and value[4] == "-"
+                    and value[7] == "-"
+                    and value[13] == ":"
+                    and value[16] == ":"
+                    and value[11:13] == two_digits[moment.hour]
+                ):
+                    # Extended format already in UTC: the validated text is the output; only the fraction changes.
+                    return f"{value[:10]} {value[11:19]}.{moment.microsecond // 1000:03d}"
+                return _TIMESTAMP_LAYOUT % (
+                    moment.year,
+                    moment.month,
+                    moment.day,
+                    moment.hour,
+                    moment.minute,
+                    moment.second,
+                    moment.microsecond // 1000,
+                )
+            if kind is int:
                 if -_EPOCH_MS_THRESHOLD < value < _EPOCH_MS_THRESHOLD:
-                    moment = epoch + timedelta(seconds=value)
-                else:
-                    moment = epoch + timedelta(milliseconds=value)
-            elif kind is float:
+                    return _from_epoch_micros(value * 1_000_000)
+                return _from_epoch_micros(value * 1_000)
+            if kind is float:
                 if not math.isfinite(value):
-                    raise RecordRejected(INVALID_TIMESTAMP, f"{name}: epoch value is not finite")
+                    raise InvalidRecordError(INVALID_TIMESTAMP, f"{name}: epoch value is not finite")
+                # Round to whole microseconds first (as datetime does) so 1714521600.123 is .123, not .122999.
                 if -_EPOCH_MS_THRESHOLD < value < _EPOCH_MS_THRESHOLD:
-                    moment = epoch + timedelta(seconds=value)
-                else:
-                    moment = epoch + timedelta(milliseconds=value)
-            else:
-                raise RecordRejected(INVALID_TYPE, f"{name}: expected an ISO-8601 string or epoch seconds/milliseconds")
+                    return _from_epoch_micros(round(value * 1_000_000))
+                return _from_epoch_micros(round(value * 1_000))
         except (ValueError, OverflowError) as exc:
-            raise RecordRejected(INVALID_TIMESTAMP, f"{name}: not a valid ISO-8601 or epoch timestamp") from exc
-        # Naive UTC; isoformat truncates (does not round) to milliseconds and zero-pads the year to four digits.
-        return moment.isoformat(" ", "milliseconds")
+            raise InvalidRecordError(INVALID_TIMESTAMP, f"{name}: not a valid ISO-8601 or epoch timestamp") from exc
+        raise InvalidRecordError(INVALID_TYPE, f"{name}: expected an ISO-8601 string or epoch seconds/milliseconds")
 
     return check
 
@@ -272,14 +384,14 @@ def _string(name: str, max_length: int | None, allowed: frozenset[str] | None) -
             if serialise_containers and (kind is dict or kind is list):
                 try:
                     value = _ENCODE(value)
-                except ValueError as exc:  # e.g. 1e999 (inf) nested somewhere inside
-                    raise RecordRejected(OUT_OF_RANGE, f"{name}: contains a non-finite number") from exc
+                except (ValueError, RecursionError) as exc:  # 1e999 (inf) nested inside, absurd nesting
+                    raise InvalidRecordError(OUT_OF_RANGE, f"{name}: cannot be stored as JSON text") from exc
             else:
-                raise RecordRejected(INVALID_TYPE, f"{name}: expected a string")
+                raise InvalidRecordError(INVALID_TYPE, f"{name}: expected a string")
         if max_length is not None and len(value) > max_length:
-            raise RecordRejected(TOO_LONG, f"{name}: longer than {max_length} characters")
+            raise InvalidRecordError(TOO_LONG, f"{name}: longer than {max_length} characters")
         if allowed is not None and value not in allowed:
-            raise RecordRejected(UNKNOWN_EVENT_TYPE, f"{name}: not one of the declared event types")
+            raise InvalidRecordError(UNKNOWN_EVENT_TYPE, f"{name}: not one of the declared event types")
         return value
 
     return check
@@ -288,9 +400,9 @@ def _string(name: str, max_length: int | None, allowed: frozenset[str] | None) -
 def _integer(name: str, low: int, high: int, sql_type: str) -> Checker:
     def check(value: Any) -> int:
         if type(value) is not int:  # bool is a subclass of int; type() excludes it
-            raise RecordRejected(INVALID_TYPE, f"{name}: expected an integer ({sql_type})")
+            raise InvalidRecordError(INVALID_TYPE, f"{name}: expected an integer ({sql_type})")
         if value < low or value > high:
-            raise RecordRejected(OUT_OF_RANGE, f"{name}: outside the {sql_type} range")
+            raise InvalidRecordError(OUT_OF_RANGE, f"{name}: outside the {sql_type} range")
         return value
 
     return check
@@ -303,13 +415,13 @@ def _double(name: str) -> Checker:
         kind = type(value)
         if kind is float:
             if not isfinite(value):
-                raise RecordRejected(OUT_OF_RANGE, f"{name}: not a finite number")
+                raise InvalidRecordError(OUT_OF_RANGE, f"{name}: not a finite number")
             return value
         if kind is int:
             if -_DOUBLE_MAX <= value <= _DOUBLE_MAX:
                 return value
-            raise RecordRejected(OUT_OF_RANGE, f"{name}: outside the double range")
-        raise RecordRejected(INVALID_TYPE, f"{name}: expected a number (double)")
+            raise InvalidRecordError(OUT_OF_RANGE, f"{name}: outside the double range")
+        raise InvalidRecordError(INVALID_TYPE, f"{name}: expected a number (double)")
 
     return check
 
@@ -317,7 +429,7 @@ def _double(name: str) -> Checker:
 def _boolean(name: str) -> Checker:
     def check(value: Any) -> bool:
         if type(value) is not bool:
-            raise RecordRejected(INVALID_TYPE, f"{name}: expected true or false")
+            raise InvalidRecordError(INVALID_TYPE, f"{name}: expected true or false")
         return value
 
     return check
@@ -349,17 +461,18 @@ def decode_base64(data: Any) -> bytes:
     try:
         return binascii.a2b_base64(data, strict_mode=True)
     except (binascii.Error, ValueError, TypeError) as exc:
-        raise RecordRejected(INVALID_BASE64, "data is not strict base64") from exc
+        raise InvalidRecordError(INVALID_BASE64, "data is not strict base64") from exc
 
 
 class RecordTransformer:
     """Validates and normalizes one record at a time against compiled :class:`Rules`.
 
     :meth:`transform_bytes` takes a record's decoded bytes and returns the normalized JSON line (newline-terminated)
-    plus its partition keys, or raises :class:`RecordRejected`; :meth:`transform` does the same from base64 data.
+    plus its partition keys, or raises :class:`InvalidRecordError`; :meth:`transform` does the same from base64 data.
+    Records of the same partition get the same (cached) partition-keys dict: treat it as read-only.
     """
 
-    __slots__ = ("_known", "_plan", "_time_column", "_type_partition", "rules")
+    __slots__ = ("_known", "_partitions", "_plan", "_time_column", "_type_partition", "rules")
 
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
@@ -369,6 +482,8 @@ class RecordTransformer:
         self._known: frozenset[str] = frozenset(c.name for c in rules.columns)
         self._time_column = rules.event_time_column
         self._type_partition = rules.event_type_column if rules.event_type_column in rules.partition_keys else None
+        # One shared partition-keys dict per (UTC day, event type): callers must treat returned dicts as read-only.
+        self._partitions: dict[tuple[str, str | None], dict[str, str]] = {}
 
     @classmethod
     def from_rules_json(cls, raw: str | None) -> RecordTransformer:
@@ -379,7 +494,7 @@ class RecordTransformer:
         return cls(Rules.from_dict(data))
 
     def transform(self, data: str) -> tuple[str, dict[str, str]]:
-        """Base64 record data in; normalized JSON line and partition keys out. Raises RecordRejected."""
+        """Base64 record data in; normalized JSON line and partition keys out. Raises InvalidRecordError."""
         return self.transform_bytes(decode_base64(data))
 
     def transform_bytes(self, raw: bytes) -> tuple[str, dict[str, str]]:
@@ -387,16 +502,16 @@ class RecordTransformer:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise RecordRejected(INVALID_UTF8, f"{exc.reason} at byte {exc.start}") from exc
+            raise InvalidRecordError(INVALID_UTF8, f"{exc.reason} at byte {exc.start}") from exc
         try:
-            obj = _DECODE(text)
-        except ValueError as exc:  # JSONDecodeError, non-standard constants, recursion-free by the C scanner
+            obj = _decode_json(text)
+        except ValueError as exc:  # JSONDecodeError, or NaN/Infinity rejected by _reject_constant
             message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-            raise RecordRejected(INVALID_JSON, message) from exc
+            raise InvalidRecordError(INVALID_JSON, message) from exc
         except RecursionError as exc:
-            raise RecordRejected(INVALID_JSON, "nested too deeply") from exc
+            raise InvalidRecordError(INVALID_JSON, "nested too deeply") from exc
         if type(obj) is not dict:
-            raise RecordRejected(NOT_AN_OBJECT, f"top-level JSON value is {type(obj).__name__}, not an object")
+            raise InvalidRecordError(NOT_AN_OBJECT, f"top-level JSON value is {type(obj).__name__}, not an object")
 
         known = self._known
         if obj.keys() <= known:  # fast path: producer already uses the column names
@@ -407,7 +522,9 @@ class RecordTransformer:
                 name = key if key in known else normalize_field_name(key)
                 if name in known:
                     if name in values:
-                        raise RecordRejected(AMBIGUOUS_FIELD, f"{name}: given more than once under different spellings")
+                        raise InvalidRecordError(
+                            AMBIGUOUS_FIELD, f"{name}: given more than once under different spellings"
+                        )
                     values[name] = value
                 # anything else is not part of the contract and is dropped
 
@@ -417,13 +534,26 @@ class RecordTransformer:
             value = get(name)
             if value is None:
                 if required:
-                    raise RecordRejected(MISSING_FIELD, f"{name}: required field is missing or null")
+                    raise InvalidRecordError(MISSING_FIELD, f"{name}: required field is missing or null")
                 out[name] = None
             else:
                 out[name] = check(value)
 
         event_time: str = out[self._time_column]
-        partition_keys = {"year": event_time[0:4], "month": event_time[5:7], "day": event_time[8:10]}
-        if self._type_partition is not None:
-            partition_keys[self._type_partition] = out[self._type_partition]
+        type_value = None if self._type_partition is None else out[self._type_partition]
+        partition = (event_time[0:10], type_value)
+        partition_keys = self._partitions.get(partition)
+        if partition_keys is None:
+            years = self.rules.partition_years
+            if years is not None and not years[0] <= int(event_time[0:4]) <= years[1]:
+                raise InvalidRecordError(
+                    OUT_OF_RANGE,
+                    f"{self._time_column}: year {event_time[0:4]} is outside the table's partition range "
+                    f"{years[0]}-{years[1]}",
+                )
+            partition_keys = {"year": event_time[0:4], "month": event_time[5:7], "day": event_time[8:10]}
+            if type_value is not None:
+                partition_keys[self._type_partition] = type_value
+            if len(self._partitions) < _PARTITION_CACHE_LIMIT:
+                self._partitions[partition] = partition_keys
         return _ENCODE(out) + "\n", partition_keys
