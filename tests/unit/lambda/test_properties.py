@@ -129,7 +129,9 @@ JSON_VALUES = st.recursive(
 # Not before 1973-03-04: epoch milliseconds below 1e11 are read as seconds by contract (documented ambiguity).
 INSTANTS = st.datetimes(
     # The raw table projects partitions for 2024-2099 only (INGEST_EVENT_SCHEMA); the handler rejects other years.
-    min_value=datetime(2024, 1, 1), max_value=datetime(2099, 12, 31, 23, 59, 59), timezones=st.just(UTC)
+    min_value=datetime(2024, 1, 1),
+    max_value=datetime(2099, 12, 31, 23, 59, 59),
+    timezones=st.just(UTC),
 )
 VALUES = st.builds(
     Values,
