@@ -10,10 +10,13 @@ next to the resource, and only where AWS itself forces the configuration.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, App, Validations
+import jsii
+from aws_cdk import Acknowledgment, App, Stack, Validations
+from aws_cdk import aws_iam as iam
 from cdk_nag import (
     AwsSolutionsChecks,
     HIPAASecurityChecks,
@@ -22,7 +25,7 @@ from cdk_nag import (
     PCIDSS321Checks,
     ServerlessChecks,
 )
-from constructs import IConstruct
+from constructs import IConstruct, IValidation
 
 # Serverless rules only match serverless resources (Lambda, API Gateway, Step Functions, ...), so running
 # the pack over the whole app checks exactly the stacks that have Lambda functions.
@@ -78,3 +81,57 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     if len(reason) < 30:
         raise ValueError(f"acknowledgment of {rule_id}: give a specific reason (at least 30 characters)")
     Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+
+
+def flatten_reference(value: object) -> str:
+    """A CloudFormation value flattened the way cdk-nag spells it inside granular finding ids such as
+    ``AwsSolutions-IAM5[Resource::<Bucket.Arn>/events/*]`` (cdk-nag's utils/flatten-cfn-reference)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.replace("${", "<").replace("}", ">")
+    if isinstance(value, dict):
+        if "Fn::Join" in value:
+            delimiter, items = value["Fn::Join"]
+            return delimiter.join(flatten_reference(item) for item in items)
+        if "Fn::Sub" in value:
+            return flatten_reference(value["Fn::Sub"])
+        if "Fn::GetAtt" in value:
+            resource, attribute = value["Fn::GetAtt"]
+            return f"<{flatten_reference(resource)}.{flatten_reference(attribute)}>"
+        if "Fn::ImportValue" in value:
+            return flatten_reference(value["Fn::ImportValue"])
+        if "Ref" in value:
+            return f"<{flatten_reference(value['Ref'])}>"
+    return json.dumps(value, separators=(",", ":"))
+
+
+@jsii.implements(IValidation)
+class _ResourceWildcardAcknowledgment:
+    """Acknowledges ``AwsSolutions-IAM5[Resource::…]`` for exactly the wildcard resources of one policy
+    that ``matches`` accepts. It runs as a construct validation, after cross-stack references resolve,
+    because the finding id contains the resolved (flattened) resource."""
+
+    def __init__(self, policy: iam.ManagedPolicy | iam.Policy, matches: Callable[[str], bool], reason: str) -> None:
+        self._policy = policy
+        self._matches = matches
+        self._reason = reason
+
+    def validate(self) -> list[str]:
+        cfn = self._policy.node.default_child
+        document = Stack.of(self._policy).resolve(cfn.policy_document)  # type: ignore[union-attr]
+        for statement in document.get("Statement", []):
+            resources = statement.get("Resource", [])
+            for resource in resources if isinstance(resources, list) else [resources]:
+                flat = flatten_reference(resource)
+                if "*" in flat and self._matches(flat):
+                    acknowledge(self._policy, f"AwsSolutions-IAM5[Resource::{flat}]", self._reason)
+        return []
+
+
+def acknowledge_resource_wildcards(
+    policy: iam.ManagedPolicy | iam.Policy, *, matches: Callable[[str], bool], reason: str
+) -> None:
+    """Acknowledge the AwsSolutions-IAM5 wildcard-resource findings of ``policy`` that ``matches``
+    accepts (e.g. object prefixes ``…/events/*``), one exact finding id per resource."""
+    policy.node.add_validation(_ResourceWildcardAcknowledgment(policy, matches, reason))

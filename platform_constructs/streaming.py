@@ -18,11 +18,13 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from platform_constructs import firehose_layout
-from platform_constructs.compliance import acknowledge
+from platform_constructs.compliance import acknowledge, acknowledge_resource_wildcards
 from platform_constructs.log_retention import retention
 
 LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
 TRANSFORM_RUNTIME = lambda_.Runtime.PYTHON_3_14
+DELIVERY_LOG_STREAM = "DestinationDelivery"
+BACKUP_LOG_STREAM = "BackupDelivery"
 # Public Powertools for AWS Lambda (Python) v3 layer, published by AWS in every commercial region.
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 
@@ -111,9 +113,67 @@ class TransformFunction(Construct):
             f"arn:{Aws.PARTITION}:lambda:{Stack.of(self).region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
             f"AWSLambdaPowertoolsPythonV3-{runtime_tag}-x86_64:{powertools_layer_version}",
         )
+        # An explicit role with one customer-managed policy: no AWS-managed policies (AwsSolutions-IAM4) and
+        # no inline policy (IAMNoInlinePolicy). CDK's own additions (X-Ray, VPC) are blocked by
+        # without_policy_updates() and granted here instead.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{function_name}: write its logs and traces, attach to the VPC",
+        )
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="WriteOwnLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[
+                        Stack.of(self).format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name=f"{self.log_group.log_group_name}:log-stream:*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    ],
+                ),
+                iam.PolicyStatement(
+                    sid="AttachToVpc",
+                    actions=[
+                        "ec2:CreateNetworkInterface",
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DescribeSubnets",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:AssignPrivateIpAddresses",
+                        "ec2:UnassignPrivateIpAddresses",
+                    ],
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    sid="WriteTraces",
+                    actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                    resources=["*"],
+                ),
+            ],
+        )
+        acknowledge_resource_wildcards(
+            self.policy,
+            matches=lambda resource: resource == "*",
+            reason="The EC2 network-interface actions Lambda needs to attach to a VPC and the X-Ray PutTraceSegments/"
+            "PutTelemetryRecords actions support no resource-level permissions; AWS documents Resource '*' for them.",
+        )
+        acknowledge_resource_wildcards(
+            self.policy,
+            matches=lambda resource: resource.endswith(":log-stream:*"),
+            reason="Lambda names its log streams per execution environment at run time (date/[version]id); the "
+            "wildcard covers only the streams of this function's own log group.",
+        )
         self.function = lambda_.Function(
             self,
             "Function",
+            role=self.role.without_policy_updates(),
             function_name=function_name,
             description="Validates, normalizes and partitions ingest events for Firehose",
             runtime=TRANSFORM_RUNTIME,
@@ -136,18 +196,14 @@ class TransformFunction(Construct):
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             },
         )
-        acknowledge(
-            self.function,
-            "HIPAA.Security-LambdaDLQ",
-            "Firehose invokes the transform synchronously; a dead-letter queue only receives failed asynchronous "
-            "invocations. Records the function rejects or fails on go to the lake's error prefix instead.",
-        )
-        for rule in ("NIST.800.53.R5-LambdaDLQ", "PCI.DSS.321-LambdaDLQ"):
+        # Lambda checks the ENI permissions when it creates a VPC function: the policy must be attached first.
+        self.function.node.add_dependency(self.policy)
+        for rule in ("Serverless-LambdaDLQ", "HIPAA.Security-LambdaDLQ", "NIST.800.53.R5-LambdaDLQ"):
             acknowledge(
                 self.function,
                 rule,
-                "Firehose invokes the transform synchronously, so a dead-letter queue would never receive "
-                "anything; failed records are delivered to the error prefix with their original bytes.",
+                "Firehose invokes the transform synchronously; a dead-letter queue only receives failed asynchronous "
+                "invocations. Records the function rejects or fails on go to the lake's error prefix instead.",
             )
 
 
@@ -193,8 +249,8 @@ class DeliveryToLake(Construct):
             retention=retention(log_retention_days),
             removal_policy=removal_policy,
         )
-        delivery_log_stream = self.log_group.add_stream("DestinationDelivery", log_stream_name="DestinationDelivery")
-        backup_log_stream = self.log_group.add_stream("BackupDelivery", log_stream_name="BackupDelivery")
+        delivery_log_stream = self.log_group.add_stream("DestinationDelivery", log_stream_name=DELIVERY_LOG_STREAM)
+        backup_log_stream = self.log_group.add_stream("BackupDelivery", log_stream_name=BACKUP_LOG_STREAM)
 
         self.role = iam.Role(
             self,
@@ -244,8 +300,9 @@ class DeliveryToLake(Construct):
                 resources=[bucket_key.key_arn],
                 conditions={
                     "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
-                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket.arn_for_objects(f"{p}/*")
-                                                                         for p in prefixes]},
+                    "StringLike": {
+                        "kms:EncryptionContext:aws:s3:arn": [bucket.arn_for_objects(f"{p}/*") for p in prefixes]
+                    },
                 },
             ),
             iam.PolicyStatement(
@@ -271,14 +328,20 @@ class DeliveryToLake(Construct):
                     stack.format_arn(
                         service="logs",
                         resource="log-group",
-                        resource_name=f"{self.log_group.log_group_name}:log-stream:*",
+                        resource_name=f"{self.log_group.log_group_name}:log-stream:{log_stream}",
                         arn_format=ArnFormat.COLON_RESOURCE_NAME,
                     )
+                    for log_stream in (DELIVERY_LOG_STREAM, BACKUP_LOG_STREAM)
                 ],
             ),
         ]
-        policy = iam.Policy(self, "Policy", statements=statements)
-        policy.attach_to_role(self.role)
+        policy = iam.ManagedPolicy(self, "Policy", statements=statements, roles=[self.role])
+        acknowledge_resource_wildcards(
+            policy,
+            matches=lambda resource: resource.endswith(tuple(f"/{prefix}/*" for prefix in prefixes)),
+            reason="Firehose generates object keys at delivery time (partition values, arrival time, random suffix); "
+            "the wildcard is limited to this delivery stream's own prefixes in the raw bucket.",
+        )
 
         buffering = firehose.CfnDeliveryStream.BufferingHintsProperty(
             size_in_m_bs=buffer_size_mib, interval_in_seconds=buffer_interval_seconds
@@ -387,5 +450,3 @@ def _param(name: str, value: str) -> firehose.CfnDeliveryStream.ProcessorParamet
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
-
-
