@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 
@@ -80,12 +82,22 @@ class GlueFailureEvents(Construct):
     """EventBridge rules that forward Glue crawler and job failures of this account to the alarm topic."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, topic: sns.ITopic, crawler_names: Sequence[str] = ()
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        topic: sns.ITopic,
+        dead_letter_queue: sqs.IQueue,
+        crawler_names: Sequence[str] = (),
     ) -> None:
         """
+        :param dead_letter_queue: where events go that EventBridge could not deliver within 24 hours.
         :param crawler_names: crawlers to watch. Default: none, and no crawler rule.
         """
         super().__init__(scope, construct_id)
+        target = targets.SnsTopic(
+            topic, dead_letter_queue=dead_letter_queue, max_event_age=Duration.hours(24), retry_attempts=185
+        )
         self.rules: list[events.Rule] = []
         if crawler_names:
             self.rules.append(
@@ -98,7 +110,7 @@ class GlueFailureEvents(Construct):
                         detail_type=["Glue Crawler State Change"],
                         detail={"state": ["Failed"], "crawlerName": list(crawler_names)},
                     ),
-                    targets=[targets.SnsTopic(topic)],
+                    targets=[target],
                 )
             )
         self.rules.append(
@@ -111,6 +123,6 @@ class GlueFailureEvents(Construct):
                     detail_type=["Glue Job State Change"],
                     detail={"state": ["FAILED", "TIMEOUT", "ERROR"]},
                 ),
-                targets=[targets.SnsTopic(topic)],
+                targets=[target],
             )
         )

@@ -72,10 +72,26 @@ def _exports(stacks: list[StackTemplate]) -> dict[tuple[str, str], tuple[str, st
     return result
 
 
+def _output_target(stacks: list[StackTemplate], reference: dict[str, Any]) -> tuple[StackTemplate, str] | None:
+    """The (stack, logical id) behind a weak reference ``{"StackName": ..., "OutputName": ...}``."""
+    for stack in stacks:
+        if stack.stack_name == reference.get("StackName"):
+            value = stack.template.get("Outputs", {}).get(reference.get("OutputName"), {}).get("Value")
+            if isinstance(value, dict) and "Ref" in value:
+                return stack, value["Ref"]
+            if isinstance(value, dict) and "Fn::GetAtt" in value:
+                return stack, value["Fn::GetAtt"][0]
+    return None
+
+
 def resolve_action(
     stack: StackTemplate, action: Any, stacks: list[StackTemplate], exports: dict[tuple[str, str], tuple[str, str]]
 ) -> str:
     """``sns:<stack>/<logical id>`` for a topic in any stack of the environment, else the raw value."""
+    if isinstance(action, dict) and isinstance(action.get("Fn::GetStackOutput"), dict):
+        target = _output_target(stacks, action["Fn::GetStackOutput"])
+        if target and target[0].resources.get(target[1], {}).get("Type") == "AWS::SNS::Topic":
+            return f"sns:{target[0].stack_id}/{target[1]}"
     if isinstance(action, dict) and "Ref" in action:
         resource = stack.resources.get(action["Ref"], {})
         if resource.get("Type") == "AWS::SNS::Topic":

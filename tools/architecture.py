@@ -44,6 +44,12 @@ COUNTED_TYPES: dict[str, str] = {
     "AWS::EC2::VPCEndpoint": "VPC endpoints",
     "AWS::CloudWatch::Alarm": "alarms",
 }
+# A reference to a bucket or topic means data flows INTO it (Firehose → bucket, alarm → topic), except for
+# these readers, which take data OUT of the bucket they reference (a table's location, a model's artifacts).
+BUCKET_READERS = frozenset({"AWS::Glue::Table", "AWS::Glue::Crawler", "AWS::SageMaker::Model"})
+SINK_TYPES = frozenset({"AWS::S3::Bucket", "AWS::SNS::Topic"})
+# Drawn as nodes, but their references are display wiring, not data flow.
+NO_EDGES = frozenset({"AWS::CloudWatch::Dashboard"})
 START, END = "<!-- architecture:start -->", "<!-- architecture:end -->"
 
 
@@ -56,6 +62,10 @@ def _refs(value: Any) -> Iterator[tuple[str, str]]:
             yield ("local", value["Fn::GetAtt"][0])
         if "Fn::ImportValue" in value and isinstance(value["Fn::ImportValue"], str):
             yield ("import", value["Fn::ImportValue"])
+        if "Fn::GetStackOutput" in value and isinstance(value["Fn::GetStackOutput"], dict):
+            output = value["Fn::GetStackOutput"]
+            yield ("import", f"{output.get('StackName')}/{output.get('OutputName')}")
+            return
         for item in value.values():
             yield from _refs(item)
     elif isinstance(value, list):
@@ -91,11 +101,13 @@ def diagram(stacks: list[StackTemplate], environment: str) -> str:
     stacks = [s for s in stacks if s.environment == environment]
     exports: dict[str, tuple[StackTemplate, str]] = {}
     for stack in stacks:
-        for output in stack.template.get("Outputs", {}).values():
+        for output_name, output in stack.template.get("Outputs", {}).items():
             name = output.get("Export", {}).get("Name")
             for kind, target in _refs(output.get("Value")):
-                if kind == "local" and isinstance(name, str):
-                    exports[name] = (stack, target)
+                if kind == "local":
+                    exports[f"{stack.stack_name}/{output_name}"] = (stack, target)
+                    if isinstance(name, str):
+                        exports[name] = (stack, target)
     lines = ["```mermaid", "flowchart LR"]
     edges: set[tuple[str, str]] = set()
     for stack in stacks:
@@ -105,7 +117,7 @@ def diagram(stacks: list[StackTemplate], environment: str) -> str:
             rtype = resource["Type"]
             if rtype in COUNTED_TYPES:
                 counts[COUNTED_TYPES[rtype]] += 1
-            if rtype not in MAIN_TYPES:
+            if rtype not in MAIN_TYPES or "CustomResourceProvider" in logical_id:
                 continue
             label = _label(rtype, logical_id, resource.get("Properties", {}))
             lines.append(f'    {_node_id(stack, logical_id)}["{label}"]')
@@ -117,9 +129,18 @@ def diagram(stacks: list[StackTemplate], environment: str) -> str:
                 else:
                     continue
                 source = source_stack.resources.get(source_id, {})
-                if source.get("Type") in MAIN_TYPES and (source_stack, source_id) != (stack, logical_id):
-                    # The referenced resource feeds or hosts the referencing one.
-                    edges.add((_node_id(source_stack, source_id), _node_id(stack, logical_id)))
+                source_type = source.get("Type")
+                if (
+                    source_type not in MAIN_TYPES
+                    or rtype in NO_EDGES
+                    or (source_stack, source_id) == (stack, logical_id)
+                    or "CustomResourceProvider" in source_id
+                ):
+                    continue
+                edge = (_node_id(source_stack, source_id), _node_id(stack, logical_id))
+                if source_type in SINK_TYPES and rtype not in BUCKET_READERS:
+                    edge = (edge[1], edge[0])  # the referencing resource writes into the bucket or topic
+                edges.add(edge)
         summary = ", ".join(f"{n} {label}" for label, n in counts.items() if n)
         if summary:
             lines.append(f'    {stack.stack_id}_summary(["{summary}"])')
