@@ -1,0 +1,332 @@
+"""EncryptedBucket / AccessLogBucket: every secure default, the deny policy's header cases, removal.
+
+The header cases run a small IAM evaluator over the synthesized bucket policy: it implements the condition
+operators the policy uses with IAM's documented semantics for a key missing from the request (positive
+operators do not match, negated operators match, ``...IfExists`` matches, ``Null`` tests presence).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk.assertions import Template
+
+from platform_constructs.encrypted_bucket import (
+    AccessLogBucket,
+    EncryptedBucket,
+    tidy_auto_delete_provider,
+    tiering_rule,
+)
+from tests.conftest import new_app
+
+SSE = "s3:x-amz-server-side-encryption"
+SSE_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+OTHER_KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000"
+
+
+# --------------------------------------------------------------------------------------- IAM evaluator
+@dataclass
+class Request:
+    """A request as the bucket policy sees it."""
+
+    action: str = "s3:PutObject"
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def with_tls(self, version: str = "1.3") -> Request:
+        return Request(self.action, {"aws:SecureTransport": "true", "s3:TlsVersion": version, **self.context})
+
+
+_NEGATED = {"StringNotEquals", "StringNotLike", "ArnNotEquals", "ArnNotLike"}
+
+
+def _matches(operator: str, key: str, expected: Any, context: dict[str, Any]) -> bool:
+    if_exists = operator.endswith("IfExists")
+    base = operator.removesuffix("IfExists")
+    values = expected if isinstance(expected, list) else [expected]
+    if base == "Null":
+        (value,) = values
+        return (key not in context) == (str(value).lower() == "true")
+    if key not in context:
+        # IAM: a missing key does not match, except for negated operators and ...IfExists.
+        return if_exists or base in _NEGATED
+    actual = context[key]
+    if base == "StringEquals":
+        return any(actual == v for v in values)
+    if base == "StringNotEquals":
+        return all(actual != v for v in values)
+    if base == "StringLike":
+        return any(isinstance(v, str) and fnmatch.fnmatchcase(actual, v) for v in values)
+    if base == "Bool":
+        return any(str(actual).lower() == str(v).lower() for v in values)
+    if base == "NumericLessThan":
+        return any(float(actual) < float(v) for v in values)
+    raise NotImplementedError(operator)
+
+
+def _action_matches(pattern: str | list[str], action: str) -> bool:
+    patterns = pattern if isinstance(pattern, list) else [pattern]
+    return any(fnmatch.fnmatchcase(action, p) for p in patterns)
+
+
+def denied(policy_document: dict[str, Any], request: Request) -> list[str]:
+    """Sids of the Deny statements that match ``request`` (an explicit deny always wins)."""
+    hits = []
+    for statement in policy_document["Statement"]:
+        if statement["Effect"] != "Deny" or not _action_matches(statement["Action"], request.action):
+            continue
+        conditions = statement.get("Condition", {})
+        if all(
+            _matches(operator, key, expected, request.context)
+            for operator, pairs in conditions.items()
+            for key, expected in pairs.items()
+        ):
+            hits.append(statement.get("Sid", "<no sid>"))
+    return hits
+
+
+def header_cases(lake_key_arn: Any) -> list[tuple[str, Request, bool]]:
+    """(case, PutObject request over TLS 1.3, allowed?) for what producers of the lake send."""
+    return [
+        # Firehose without KMSEncryptionConfig and most SDK clients: no header, default encryption applies.
+        ("no encryption header (Firehose NoEncryption)", Request().with_tls(), True),
+        # Firehose KMSEncryptionConfig, SageMaker data capture KmsKeyId, Athena SSE_KMS results: the key ARN.
+        ("aws:kms with the lake key (Firehose KMS, data capture, Athena)", _put("aws:kms", lake_key_arn), True),
+        ("AES256 (SSE-S3)", _put("AES256"), False),
+        ("aws:kms with another key", _put("aws:kms", OTHER_KEY_ARN), False),
+        ("aws:kms without a key id (S3 would use aws/s3)", _put("aws:kms"), False),
+        ("aws:kms:dsse with the lake key", _put("aws:kms:dsse", lake_key_arn), False),
+        ("no TLS", Request(context={"aws:SecureTransport": "false"}), False),
+        ("TLS 1.1", Request().with_tls("1.1"), False),
+    ]
+
+
+def _put(algorithm: str, key_arn: Any = None) -> Request:
+    context: dict[str, Any] = {SSE: algorithm}
+    if key_arn is not None:
+        context[SSE_KEY] = key_arn
+    return Request(context=context).with_tls()
+
+
+def test_the_evaluator_follows_iam_missing_key_semantics():
+    # A self-check of the evaluator, so the header tests can fail for the right reason.
+    assert _matches("StringNotEquals", "k", "v", {}) is True
+    assert _matches("StringEquals", "k", "v", {}) is False
+    assert _matches("StringNotEqualsIfExists", "k", "v", {}) is True
+    assert _matches("Null", "k", "true", {}) is True
+    assert _matches("Null", "k", "false", {"k": "x"}) is True
+    assert _matches("StringNotEquals", "k", "v", {"k": "v"}) is False
+
+
+# --------------------------------------------------------------------------------------- fixtures
+def _synth(tmp_path, *, removal: RemovalPolicy, object_lock_days: int | None = None) -> dict[str, Any]:
+    app = new_app(tmp_path)
+    stack = Stack(app, "Lake")
+    key = kms.Key(stack, "LakeKey", enable_key_rotation=True)
+    logs_key = kms.Key(stack, "LogsKey", enable_key_rotation=True)
+    log_bucket = AccessLogBucket(
+        stack,
+        "Logs",
+        bucket_name="test-logs",
+        lifecycle_rules=[tiering_rule(expire_after_days=365, noncurrent_expire_after_days=30)],
+        removal_policy=removal,
+    )
+    EncryptedBucket(
+        stack,
+        "Data",
+        bucket_name="test-data",
+        encryption_key=key,
+        access_log_bucket=log_bucket,
+        access_log_prefix="data/",
+        lifecycle_rules=[tiering_rule(infrequent_access_after_days=60, glacier_after_days=180)],
+        removal_policy=removal,
+        object_lock_retention_days=object_lock_days,
+    )
+    tidy_auto_delete_provider(stack, log_key=logs_key, retention_days=30, removal_policy=removal)
+    return Template.from_stack(stack).to_json()
+
+
+def _resource(template: dict[str, Any], prefix: str, resource_type: str) -> dict[str, Any]:
+    (resource,) = [
+        r for lid, r in template["Resources"].items() if lid.startswith(prefix) and r["Type"] == resource_type
+    ]
+    return resource
+
+
+@pytest.fixture(scope="module")
+def retained(tmp_path_factory) -> dict[str, Any]:
+    return _synth(tmp_path_factory.mktemp("retain"), removal=RemovalPolicy.RETAIN)
+
+
+# --------------------------------------------------------------------------------------- data bucket
+def test_data_bucket_has_every_secure_default(retained):
+    # Given an EncryptedBucket, When synthesized, Then:
+    props = _resource(retained, "Data", "AWS::S3::Bucket")["Properties"]
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    # SSE-KMS with the given key and an S3 Bucket Key; SSE-C blocked
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": [_lid(retained, "LakeKey"), "Arn"]}
+    assert rule["BucketKeyEnabled"] is True
+    assert rule["BlockedEncryptionTypes"] == {"EncryptionType": ["SSE-C"]}
+    # all four Block Public Access settings, ACLs off, versioning
+    assert props["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), True
+    )
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    # server access logs to the log bucket under the bucket's prefix
+    assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": _lid(retained, "Logs", "AWS::S3::Bucket")}
+    assert props["LoggingConfiguration"]["LogFilePrefix"] == "data/"
+    # EventBridge on the bucket itself, and no notifications custom resource (no Lambda at all)
+    assert props["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+    types = {r["Type"] for r in retained["Resources"].values()}
+    assert "Custom::S3BucketNotifications" not in types and "AWS::Lambda::Function" not in types
+    # the lifecycle rule
+    (lifecycle,) = props["LifecycleConfiguration"]["Rules"]
+    assert lifecycle["Transitions"] == [
+        {"StorageClass": "STANDARD_IA", "TransitionInDays": 60},
+        {"StorageClass": "GLACIER", "TransitionInDays": 180},
+    ]
+    assert lifecycle["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+
+
+def test_data_bucket_policy_has_tls_and_encryption_statements(retained):
+    statements = _resource(retained, "Data", "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    by_sid = {s.get("Sid"): s for s in statements}
+    # TLS-only (aws:SecureTransport) and TLS >= 1.2
+    assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
+    assert any(s["Condition"] == {"NumericLessThan": {"s3:TlsVersion": 1.2}} for s in statements)
+    # the two encryption denies
+    assert by_sid["DenyEncryptionOtherThanSseKms"]["Condition"] == {
+        "Null": {SSE: "false"},
+        "StringNotEquals": {SSE: "aws:kms"},
+    }
+    assert by_sid["DenyKmsKeyOtherThanTheBucketKey"]["Condition"] == {
+        "StringEquals": {SSE: "aws:kms"},
+        "StringNotEquals": {SSE_KEY: {"Fn::GetAtt": [_lid(retained, "LakeKey"), "Arn"]}},
+    }
+    for sid in ("DenyEncryptionOtherThanSseKms", "DenyKmsKeyOtherThanTheBucketKey"):
+        assert by_sid[sid]["Effect"] == "Deny" and by_sid[sid]["Action"] == "s3:PutObject"
+        assert by_sid[sid]["Principal"] == {"AWS": "*"}
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_deny_policy_header_cases(retained, case):
+    # Given the data bucket's policy and a PutObject as a producer sends it
+    policy = _resource(retained, "Data", "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]
+    lake_key_arn = {"Fn::GetAtt": [_lid(retained, "LakeKey"), "Arn"]}
+    name, request, allowed = header_cases(lake_key_arn)[case]
+    # When the deny statements are evaluated, Then only the documented cases pass
+    assert (denied(policy, request) == []) is allowed, name
+
+
+def test_object_lock_is_governance_with_default_retention(tmp_path):
+    template = _synth(tmp_path, removal=RemovalPolicy.RETAIN, object_lock_days=30)
+    props = _resource(template, "Data", "AWS::S3::Bucket")["Properties"]
+    assert props["ObjectLockEnabled"] is True
+    assert props["ObjectLockConfiguration"] == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 30}},
+    }
+
+
+def test_object_lock_without_versioning_or_with_destroy_is_refused(tmp_path):
+    stack = Stack(new_app(tmp_path), "Lake")
+    key = kms.Key(stack, "K")
+    logs = AccessLogBucket(
+        stack, "Logs", bucket_name="test-logs", lifecycle_rules=[], removal_policy=RemovalPolicy.RETAIN
+    )
+    common = {"encryption_key": key, "access_log_bucket": logs, "access_log_prefix": "d/", "lifecycle_rules": []}
+    with pytest.raises(ValueError, match="Object Lock needs versioning"):
+        EncryptedBucket(
+            stack, "A", bucket_name="test-a", removal_policy=RemovalPolicy.RETAIN, versioned=False,
+            object_lock_retention_days=1, **common,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match=r"cannot be combined with RemovalPolicy\.DESTROY"):
+        EncryptedBucket(
+            stack,
+            "B",
+            bucket_name="test-b",
+            removal_policy=RemovalPolicy.DESTROY,
+            object_lock_retention_days=1,
+            **common,
+        )
+
+
+# --------------------------------------------------------------------------------------- access-log bucket
+def test_access_log_bucket_uses_sse_s3_and_lets_only_s3_logging_of_this_account_write(retained):
+    resource = _resource(retained, "Logs", "AWS::S3::Bucket")
+    props = resource["Properties"]
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert "ObjectLockEnabled" not in props and "LoggingConfiguration" not in props
+    (lifecycle,) = props["LifecycleConfiguration"]["Rules"]
+    assert lifecycle["ExpirationInDays"] == 365
+    assert lifecycle["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    statements = _resource(retained, "Logs", "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    (logging,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert logging["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert logging["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
+
+
+# --------------------------------------------------------------------------------------- removal
+def test_retain_keeps_buckets_and_adds_no_auto_delete(retained):
+    for prefix in ("Data", "Logs"):
+        resource = _resource(retained, prefix, "AWS::S3::Bucket")
+        assert resource["DeletionPolicy"] == "Retain" and resource["UpdateReplacePolicy"] == "Retain"
+    assert not [r for r in retained["Resources"].values() if r["Type"] == "Custom::S3AutoDeleteObjects"]
+
+
+def test_destroy_empties_buckets_with_a_tidy_provider(tmp_path):
+    # Given DESTROY, When synthesized
+    template = _synth(tmp_path, removal=RemovalPolicy.DESTROY)
+    resources = template["Resources"]
+    # Then both buckets are deleted and emptied first
+    assert _resource(template, "Data", "AWS::S3::Bucket")["DeletionPolicy"] == "Delete"
+    auto_delete = {lid: r for lid, r in resources.items() if r["Type"] == "Custom::S3AutoDeleteObjects"}
+    assert len(auto_delete) == 2
+    # And the provider's function logs to an encrypted log group with a retention that every auto-delete
+    # custom resource waits for; the function's redundant DependsOn on its role is gone (cfn-lint W3005)
+    log_group_id = _lid(template, "CustomS3AutoDeleteObjectsCustomResourceProviderLogGroup")
+    log_group = resources[log_group_id]["Properties"]
+    assert log_group["KmsKeyId"] == {"Fn::GetAtt": [_lid(template, "LogsKey"), "Arn"]}
+    assert log_group["RetentionInDays"] == 30
+    assert all(log_group_id in r.get("DependsOn", []) for r in auto_delete.values())
+    handler = resources[_lid(template, "CustomS3AutoDeleteObjectsCustomResourceProviderHandler")]
+    assert "DependsOn" not in handler
+
+
+def test_tiering_rule_renders_every_step():
+    rule = tiering_rule(
+        infrequent_access_after_days=30,
+        glacier_after_days=90,
+        glacier_storage_class="GLACIER_IR",
+        deep_archive_after_days=365,
+        expire_after_days=730,
+        noncurrent_infrequent_access_after_days=30,
+        noncurrent_deep_archive_after_days=60,
+        noncurrent_expire_after_days=400,
+        abort_incomplete_multipart_upload_after_days=3,
+    )
+    assert [t.transition_after.to_days() for t in rule.transitions] == [30, 90, 365]
+    assert rule.expiration.to_days() == 730
+    assert [t.transition_after.to_days() for t in rule.noncurrent_version_transitions] == [30, 60]
+    assert rule.noncurrent_version_expiration.to_days() == 400
+    assert rule.abort_incomplete_multipart_upload_after.to_days() == 3
+
+
+def _lid(template: dict[str, Any], prefix: str, resource_type: str | None = None) -> str:
+    (logical_id,) = [
+        lid
+        for lid, r in template["Resources"].items()
+        if lid.startswith(prefix)
+        and (resource_type is None or r["Type"] == resource_type)
+        and r["Type"] != "AWS::S3::BucketPolicy"
+    ]
+    return logical_id
