@@ -35,4 +35,6 @@ def retention(days: int) -> logs.RetentionDays:
     try:
         return _BY_DAYS[days]
     except KeyError:
-        raise ValueError(f"{days} days is not a CloudWatch Logs retention period; allowed: {sorted(_BY_DAYS)}") from None
+        raise ValueError(
+            f"{days} days is not a CloudWatch Logs retention period; allowed: {sorted(_BY_DAYS)}"
+        ) from None

@@ -23,8 +23,13 @@ from platform_config.streaming import StreamCapacity, StreamingConfig
         ({"write_kb_per_second": 500, "write_records_per_second": 3000, "headroom_factor": 1.0}, 3),
         # Three classic consumers each reading 1.5 MB/s: 4.5 MB/s / 2 MB/s = 2.25 × 1.2 = 2.7 → 3.
         (
-            {"write_kb_per_second": 1500, "write_records_per_second": 10, "consumers": 3,
-             "read_kb_per_second_per_consumer": 1500, "headroom_factor": 1.2},
+            {
+                "write_kb_per_second": 1500,
+                "write_records_per_second": 10,
+                "consumers": 3,
+                "read_kb_per_second_per_consumer": 1500,
+                "headroom_factor": 1.2,
+            },
             3,
         ),
         # Exactly on a boundary: 2,000 KB/s × 2.0 = 4 shards, not 5.
