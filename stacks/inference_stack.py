@@ -30,7 +30,10 @@ from platform_constructs.deployment_guardrails import (
     RollingDeployment,
     StepSize,
 )
+from platform_constructs.monitoring import DashboardSection, graph
 from platform_constructs.sagemaker_endpoint import (
+    ENDPOINT_INSTANCE_NAMESPACE,
+    SAGEMAKER_NAMESPACE,
     AsyncInferenceOptions,
     AutoscalingOptions,
     DataCaptureOptions,
@@ -40,6 +43,7 @@ from platform_constructs.sagemaker_endpoint import (
     ServerlessOptions,
 )
 from platform_constructs.sagemaker_images import model_monitor_image_uri
+from platform_constructs.sagemaker_instances import InstanceType
 from stacks.base import PlatformStack
 
 
@@ -201,6 +205,83 @@ class InferenceStack(PlatformStack):
             topic_keys=keys,
         )
 
+    # ------------------------------------------------------------------ monitoring contributions
+    @property
+    def critical_alarms(self) -> list[cloudwatch.IAlarm]:
+        """Each endpoint's 5XX-rate and p99 model-latency alarms: they feed the platform health alarm."""
+        return [
+            alarm
+            for endpoint in self.endpoints.values()
+            for alarm in endpoint.operational_alarms
+            if alarm.node.id in CRITICAL_ENDPOINT_ALARMS
+        ]
+
+    def dashboard_section(self) -> DashboardSection:
+        """Per endpoint and variant: invocations, 4XX/5XX, model and overhead latency p50/p99, utilization."""
+        period = Duration.minutes(5)
+        rows = []
+        for config in self.config.inference.endpoints:
+            endpoint = self.endpoints[config.name]
+            dimensions = {"EndpointName": endpoint.endpoint_name, "VariantName": endpoint.variant_name}
+
+            def metric(
+                name: str,
+                statistic: str,
+                namespace: str = SAGEMAKER_NAMESPACE,
+                label: str | None = None,
+                dims: dict[str, str] = dimensions,
+            ) -> cloudwatch.Metric:
+                return cloudwatch.Metric(
+                    namespace=namespace,
+                    metric_name=name,
+                    statistic=statistic,
+                    period=period,
+                    dimensions_map=dims,
+                    label=label or f"{name} {statistic}",
+                )
+
+            utilization = [
+                metric(m, "Maximum", ENDPOINT_INSTANCE_NAMESPACE) for m in ("CPUUtilization", "MemoryUtilization")
+            ]
+            if config.instance_type and InstanceType.parse(config.instance_type).has_gpus:
+                utilization.append(metric("GPUUtilization", "Maximum", ENDPOINT_INSTANCE_NAMESPACE))
+            title = f"{endpoint.endpoint_name} / {endpoint.variant_name}"
+            rows.append(
+                [
+                    graph(
+                        f"{title}: invocations and errors",
+                        [metric("Invocations", "Sum")],
+                        right=[metric("Invocation4XXErrors", "Sum"), metric("Invocation5XXErrors", "Sum")],
+                        width=6,
+                    ),
+                    graph(
+                        f"{title}: latency (µs)",
+                        [
+                            metric("ModelLatency", "p50"),
+                            metric("ModelLatency", "p99"),
+                            metric("OverheadLatency", "p50"),
+                            metric("OverheadLatency", "p99"),
+                        ],
+                        width=6,
+                    ),
+                    graph(f"{title}: utilization (%)", utilization, width=6),
+                    cloudwatch.SingleValueWidget(
+                        title=f"{title}: instances in service",
+                        metrics=[
+                            metric(
+                                "CPUUtilization",
+                                "SampleCount",
+                                ENDPOINT_INSTANCE_NAMESPACE,
+                                label="instances reporting (per minute)",
+                            )
+                        ],
+                        width=6,
+                        height=6,
+                    ),
+                ]
+            )
+        return DashboardSection(title="Inference", rows=rows)
+
 
 def _construct_id(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("-"))
@@ -310,3 +391,7 @@ def _monitor(endpoint: InferenceEndpoint, region: str) -> DataQualityMonitorOpti
         volume_size_gb=monitor.volume_size_gb,
         max_runtime_seconds=monitor.max_runtime_seconds,
     )
+
+
+# The endpoint alarms whose ALARM state means the platform is unhealthy (construct ids in SageMakerEndpoint).
+CRITICAL_ENDPOINT_ALARMS = frozenset({"Error5xxRateAlarm", "ModelLatencyP99Alarm"})
