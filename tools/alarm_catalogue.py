@@ -18,6 +18,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tools.assembly import StackTemplate, read_assembly
+from tools.readme_blocks import replace_block
+
+BLOCK = "alarms"
 
 OPERATORS = {
     "GreaterThanThreshold": ">",
@@ -190,10 +193,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("outdir", nargs="?", default="cdk.out")
     parser.add_argument("--environment")
+    parser.add_argument("--write", help="README file whose alarms block is replaced")
     args = parser.parse_args(argv)
     stacks = read_assembly(args.outdir)
     entries = [e for e in catalogue(stacks) if not args.environment or e.environment == args.environment]
-    print(markdown(entries))
+    if args.write:
+        path = Path(args.write)
+        path.write_text(replace_block(path.read_text(), BLOCK, markdown(entries)))
+        print(f"updated the alarms block of {path}")
+    else:
+        print(markdown(entries))
     missing = [e for e in entries if not e.actions or not e.description]
     print(f"\n{len(entries)} alarms; {len(missing)} without an action or description")
     return 1 if missing else 0

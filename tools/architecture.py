@@ -19,6 +19,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tools.assembly import StackTemplate, read_assembly
+from tools.readme_blocks import replace_block
 
 # Resource types drawn, with the label prefix used in the picture (edges between them are data flow).
 MAIN_TYPES: dict[str, str] = {
@@ -50,7 +51,7 @@ BUCKET_READERS = frozenset({"AWS::Glue::Table", "AWS::Glue::Crawler", "AWS::Sage
 SINK_TYPES = frozenset({"AWS::S3::Bucket", "AWS::SNS::Topic"})
 # Drawn as nodes, but their references are display wiring, not data flow.
 NO_EDGES = frozenset({"AWS::CloudWatch::Dashboard"})
-START, END = "<!-- architecture:start -->", "<!-- architecture:end -->"
+BLOCK = "architecture"
 
 
 def _refs(value: Any) -> Iterator[tuple[str, str]]:
@@ -150,18 +151,6 @@ def diagram(stacks: list[StackTemplate], environment: str) -> str:
     return "\n".join(lines)
 
 
-def replace_block(text: str, block: str) -> str:
-    if START not in text or END not in text:
-        raise ValueError(f"README has no {START} … {END} block")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{block}\n{END}{tail}"
-
-
-def readme_block(text: str) -> str:
-    return text.split(START, 1)[1].split(END, 1)[0].strip()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("outdir", nargs="?", default="cdk.out")
@@ -171,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     block = diagram(read_assembly(args.outdir), args.environment)
     if args.write:
         path = Path(args.write)
-        path.write_text(replace_block(path.read_text(), block))
+        path.write_text(replace_block(path.read_text(), BLOCK, block))
         print(f"updated the architecture block of {path}")
     else:
         print(block)

@@ -179,9 +179,12 @@ def idle_cost_lines(stacks: Iterable[StackTemplate], table: Mapping[str, Any]) -
                 elif rtype == "AWS::Logs::LogGroup":
                     log_groups += 1
         for instance, count in sorted(instances.items()):
-            price = prices["sagemaker_instance_hour"].get(instance)
+            price = prices.get(f"sagemaker_instance_hour.{instance}")
             if price is None:
-                raise ValueError(f"no price for SageMaker instance type {instance!r}: add it to {PRICES_FILE.name}")
+                raise ValueError(
+                    f"no price for SageMaker instance type {instance!r}: add 'sagemaker_instance_hour.{instance}' "
+                    f"to {PRICES_FILE.name}"
+                )
             add(f"SageMaker {instance} instances", count, "instance-month", price * hours)
         add("Kinesis provisioned shards", shards, "shard-month", prices["kinesis_shard_hour"] * hours)
         add(

@@ -9,6 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tools.assembly import read_assembly
+from tools.costs import idle_cost_lines, interface_endpoint_costs_by_environment, load_prices, totals_by_environment
 
 # Names of platform_constructs.compliance.COMPLIANCE_PACKS, kept here so the summary does not start the
 # CDK runtime (a test pins the two lists together).
@@ -46,7 +47,38 @@ def main(outdir: str) -> int:
         f"resources: {sum(len(s.resources) for s in stacks)}"
     )
     print(f"compliance packs ({packs}): 0 unacknowledged findings (synth fails on any)")
+    print_endpoint_costs(stacks)
     return 0
+
+
+def print_endpoint_costs(stacks: list) -> None:
+    """Per environment: stream capacity, the interface endpoints' idle cost and the whole idle cost
+    (tools/costs.py, prices.json)."""
+    table = load_prices()
+    regions = {s.environment: s.region for s in stacks}
+    totals = totals_by_environment(idle_cost_lines(stacks, table))
+    print()
+    for environment, usage in interface_endpoint_costs_by_environment(stacks).items():
+        note = "" if regions.get(environment) == table["region"] else f" ({table['region']} prices)"
+        print(
+            f"{environment}: {stream_capacity(stacks, environment)}; {usage.describe(table['prices'])}; "
+            f"idle total ≈ ${totals.get(environment, 0):,.2f}/month{note}"
+        )
+    print("(`make cost` prints the breakdown; `make alarms` the alarm catalogue)")
+    print(f"(prices: {table['region']}, {table['currency']}, as of {table['date']}; platform_config/prices.json)")
+
+
+def stream_capacity(stacks: list, environment: str) -> str:
+    """``stream: 3 shards (computed)`` or ``stream: on-demand`` from the environment's Kinesis stream."""
+    for stack in stacks:
+        if stack.environment != environment:
+            continue
+        for resource in stack.of_type("AWS::Kinesis::Stream").values():
+            props = resource.get("Properties", {})
+            if props.get("StreamModeDetails", {}).get("StreamMode") == "ON_DEMAND":
+                return "stream: on-demand"
+            return f"stream: {props.get('ShardCount')} shard(s), computed from the expected load"
+    return "stream: none"
 
 
 if __name__ == "__main__":
