@@ -19,7 +19,7 @@ def _imports_key(value, key_prefix):
     return output.get("StackName", "").endswith("-Security") and key_prefix in output.get("OutputName", "")
 
 
-@pytest.mark.parametrize(("env", "shards"), [("dev", 1), ("prod", 1)])
+@pytest.mark.parametrize(("env", "shards"), [("dev", 1), ("prod", 3)])
 def test_stream_is_encrypted_with_the_streaming_key_and_sized_from_config(platform, env, shards):
     (stream,) = platform.resources(env, "Stream", "AWS::Kinesis::Stream").values()
     props = stream["Properties"]
