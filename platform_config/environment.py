@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from platform_config.base import LOG_RETENTION_DAYS, FrozenModel
 from platform_config.data_lake import DataLakeConfig
 from platform_config.inference import InferenceConfig
-from platform_config.network import NetworkConfig
+from platform_config.network import NetworkConfig, check_environment
 from platform_config.streaming import StreamingConfig
 
 Stage = Literal["dev", "staging", "prod"]
@@ -102,12 +102,42 @@ class EnvironmentConfig(FrozenModel):
             raise ValueError(f"{value} is not a CloudWatch Logs retention period; allowed: {LOG_RETENTION_DAYS}")
         return value
 
+    @field_validator("inference")
+    @classmethod
+    def _inference_rules(cls, value: InferenceConfig, info: ValidationInfo) -> InferenceConfig:
+        # Endpoint rules that depend on the stage and region (declared before `inference`, so known here).
+        if {"name", "stage", "region", "tags"} <= info.data.keys():
+            prefix = f"{info.data['tags'].project}-{info.data['name']}"
+            value.check_environment(stage=info.data["stage"], region=info.data["region"], name_prefix=prefix)
+        return value
+
     @model_validator(mode="after")
     def _stage_rules(self) -> EnvironmentConfig:
         if self.allow_destroy and self.stage != "dev":
             raise ValueError(f"allow_destroy is only allowed for stage 'dev', not {self.stage!r}")
         if self.stage == "prod" and self.termination_protection is False:
             raise ValueError("termination_protection cannot be turned off for stage 'prod'")
+        return self
+
+    @model_validator(mode="after")
+    def _network_rules(self) -> EnvironmentConfig:
+        # Interface endpoints the enabled components need, gateway prefix lists of the region (network.py).
+        check_environment(
+            self.network, stage=self.stage, region=self.region, enabled_components=self.enabled_components
+        )
+        return self
+
+    @model_validator(mode="after")
+    def _data_lake_rules(self) -> EnvironmentConfig:
+        problems = self.data_lake.environment_problems(
+            project=self.tags.project,
+            environment=self.name,
+            account=self.account,
+            region=self.region,
+            allow_destroy=self.allow_destroy,
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     # ------------------------------------------------------------------ stage-driven behaviour

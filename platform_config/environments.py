@@ -12,8 +12,45 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from platform_config.data_lake import catalog_encryption_owner_problems
 from platform_config.environment import EnvironmentConfig
 from platform_config.errors import ConfigError, build
+
+# SageMaker endpoints (platform_config/inference.py, docs/inference.md). Images come from the account's own
+# ECR repositories; model data is a key in the environment's models bucket. Ship a new model version by
+# changing the image tag and/or model_data_key: the endpoint updates through its deployment guardrail.
+_CHURN_DEV = {
+    "name": "churn",
+    "image_uri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/churn-model:1.4.0",
+    "model_data_key": "churn/1.4.0/model.tar.gz",
+    "environment": {"MODEL_VERSION": "1.4.0"},
+    "instance_type": "ml.m5.large",
+    "initial_instance_count": 2,  # a canary needs a second instance
+    "deployment": {"type": "canary", "canary_size": {"instances": 1}, "wait_interval_seconds": 300,
+                   "termination_wait_seconds": 120, "maximum_execution_timeout_seconds": 1800},
+}  # fmt: skip
+_CHURN_PROD = {
+    **_CHURN_DEV,
+    "instance_type": "ml.m5.xlarge",
+    "initial_instance_count": 4,
+    "deployment": {"type": "linear", "linear_step_size": {"percent": 25}, "wait_interval_seconds": 300,
+                   "termination_wait_seconds": 600, "maximum_execution_timeout_seconds": 3600},
+    "rollback_alarms": {"error_5xx_rate_percent": 1.0, "p99_model_latency_ms": 500, "error_4xx_rate_percent": 5.0},
+    "autoscaling": {"min_instances": 4, "max_instances": 8, "target_invocations_per_instance": 750},
+    "data_capture": {"sampling_percent": 20},
+    "model_monitor": {"baseline_statistics_key": "churn/1.4.0/baseline/statistics.json",
+                      "baseline_constraints_key": "churn/1.4.0/baseline/constraints.json"},
+}  # fmt: skip
+_RECOMMENDER_PROD = {
+    "name": "recommender",
+    "image_uri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/recommender:2.0.3",
+    "model_data_key": "recommender/2.0.3/model.tar.gz",
+    "instance_type": "ml.g4dn.xlarge",  # local NVMe: no KMS volume key (the hardware encrypts it)
+    "initial_instance_count": 2,
+    "deployment": {"type": "canary", "canary_size": {"percent": 50}, "wait_interval_seconds": 600,
+                   "termination_wait_seconds": 300, "maximum_execution_timeout_seconds": 2400},
+    "data_capture": {"sampling_percent": 10, "capture_response": False},
+}  # fmt: skip
 
 ENVIRONMENTS: tuple[Mapping[str, Any], ...] = (
     {
@@ -22,6 +59,7 @@ ENVIRONMENTS: tuple[Mapping[str, Any], ...] = (
         "region": "eu-west-1",
         "tags": {"owner": "ml-platform-team", "cost_center": "cc-1234"},
         "allow_destroy": True,
+        "inference": {"endpoints": [_CHURN_DEV]},
     },
     {
         "name": "prod",
@@ -29,8 +67,26 @@ ENVIRONMENTS: tuple[Mapping[str, Any], ...] = (
         "region": "eu-west-1",
         "tags": {"owner": "ml-platform-team", "cost_center": "cc-1234"},
         "security": {"alarm_emails": ["ml-platform-oncall@example.com"]},
+        "data_lake": {"curated_crawler": {"enabled": True}},
+        # 1,000 events/s of ~2 KB read by Firehose: max(2,000/1,000, 1,000/1,000, 2,000/2,000) × 1.5 → 3 shards.
+        "streaming": {"capacity": {"write_kb_per_second": 2000, "write_records_per_second": 1000}},
+        "inference": {"endpoints": [_CHURN_PROD, _RECOMMENDER_PROD]},
     },
 )
+
+
+# The delivery pipeline (platform_config/pipeline.py, README "Delivery"). None: no pipeline stack. When set,
+# every environment above must declare its `account` (the pipeline deploys each into its own account). E.g.:
+#
+# PIPELINE = {
+#     "connection_arn": "arn:aws:codeconnections:eu-west-1:111111111111:connection/<uuid>",
+#     "repository": "my-org/ml-platform",
+#     "branch": "main",
+#     "account": "111111111111",  # the tooling account the pipeline runs in
+#     "region": "eu-west-1",
+#     "tags": {"owner": "ml-platform-team", "cost_center": "cc-1234"},
+# }
+PIPELINE: Mapping[str, Any] | None = None
 
 
 def load_environments(declared: Sequence[Mapping[str, Any]] = ENVIRONMENTS) -> tuple[EnvironmentConfig, ...]:
@@ -46,6 +102,7 @@ def load_environments(declared: Sequence[Mapping[str, Any]] = ENVIRONMENTS) -> t
     names = [env.name for env in result]
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"environment {name!r}: field 'name': declared more than once; names must be unique")
+    problems.extend(catalog_encryption_owner_problems(result))
     if problems:
         raise ConfigError(problems)
     if not result:

@@ -14,6 +14,22 @@ from stacks.stage import build_platform
 from tests.conftest import new_app
 from tools.assembly import read_assembly
 
+# The lake's buckets, Glue databases and tables (every environment). Dev adds the auto-delete function's log
+# group (allow_destroy), prod the curated crawler's log group.
+_DATA_LAKE_PINS: set[str] = {
+    "AccessLogBucketDA470295",
+    "RawBucket0C3EE094",
+    "CuratedBucket6A59C97E",
+    "AnalyticsBucket39EAAEEA",
+    "ModelsBucketA3610ED4",
+    "CaptureBucket66D28918",
+    "RawDatabase",
+    "CuratedDatabase",
+    "AnalyticsDatabase",
+    "RawEventsTable9FBD83AE",
+    "CuratedEventsTable1EBFDB0D",
+}
+
 # Every stateful resource's logical ID, per stack. A rename or replacement of a bucket, key, stream, log
 # group, table or database changes this list: review whether data would be lost before updating it.
 PINNED_STATEFUL_LOGICAL_IDS: dict[str, set[str]] = {
@@ -25,6 +41,15 @@ PINNED_STATEFUL_LOGICAL_IDS: dict[str, set[str]] = {
         "AlarmsKeyBF5F52A3",
     },
     "Stream": {"IngestStreamB259CF51"},
+    "Ingestion": {"TransformLogs6C6200D4", "DeliveryLogsE7964E8F"},
+    # The flow log group and the log group of the CDK's default-security-group provider function.
+    "Network": {"NetworkFlowLogGroup4F8CEEEF", "CustomVpcRestrictDefaultSGCustomResourceProviderLogGroup8F67996D"},
+    # Environment-specific pins ("<env>/<StackId>") win over the stack's pin.
+    "dev/DataLake": _DATA_LAKE_PINS | {"CustomS3AutoDeleteObjectsCustomResourceProviderLogGroup99DE39BE"},
+    "prod/DataLake": _DATA_LAKE_PINS | {"CuratedCrawlerLogGroup8989F734"},
+    # One log group per endpoint (/aws/sagemaker/Endpoints/<name>), as declared in platform_config/environments.py.
+    "dev/Inference": {"ChurnLogGroup7D553E77"},
+    "prod/Inference": {"ChurnLogGroup7D553E77", "RecommenderLogGroup369F5635"},
 }
 
 
@@ -41,7 +66,10 @@ def test_cfn_lint_reports_nothing(platform):
 def test_stateful_logical_ids_are_pinned(platform):
     for stack in platform.stacks:
         stateful = {lid for lid, r in stack.resources.items() if r["Type"] in STATEFUL_RESOURCE_TYPES}
-        assert stateful == PINNED_STATEFUL_LOGICAL_IDS.get(stack.stack_id, set()), (
+        pinned = PINNED_STATEFUL_LOGICAL_IDS.get(
+            f"{stack.environment}/{stack.stack_id}", PINNED_STATEFUL_LOGICAL_IDS.get(stack.stack_id, set())
+        )
+        assert stateful == pinned, (
             f"{stack.environment}/{stack.stack_id}: stateful logical IDs changed; a changed ID means "
             "CloudFormation deletes the old resource. Update the pin only after checking no data is lost."
         )
@@ -55,6 +83,13 @@ def test_every_taggable_resource_carries_the_environment_tags(platform):
             if isinstance(tags, list):
                 found = {t["Key"]: t["Value"] for t in tags}
                 assert expected.items() <= found.items(), f"{stack.stack_name}/{logical_id}"
+
+
+def test_declared_stack_ids_match_the_stages(platform):
+    from stacks.stage import stack_ids
+
+    for name, stage in platform.stages.items():
+        assert [stack.node.id for stack in stage.stacks] == stack_ids(platform.environments[name])
 
 
 def test_stack_names_and_protection(platform):
