@@ -3,6 +3,10 @@
 #   make test               the whole test suite (what CI runs)
 #   make lint               ruff check + format check
 #   make snapshot-update    re-record template snapshots (review the diff before committing!)
+#   make deploy-local       deploy the dev environment into a local moto server and report what it created
+#   make alarms             the alarm catalogue of every environment, from the synthesized templates
+#   make cost               monthly idle cost per environment and resource kind
+#   make docs               regenerate the README's generated blocks (architecture, alarms, data contract)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -22,7 +26,7 @@ export NPM_CONFIG_LOGLEVEL := error
 CDK := npx --no-install cdk
 CONTEXT := $(if $(ENV),-c env=$(ENV),)
 
-.PHONY: help install synth test lint format snapshot-update clean
+.PHONY: help install synth test lint format snapshot-update alarms cost docs deploy-local clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -60,6 +64,26 @@ format: install
 snapshot-update: install
 	$(PY) -m pytest tests/snapshots --snapshot-update
 	@echo "Snapshots re-recorded: review 'git diff tests/snapshots' before committing."
+
+# Reports read cdk.out; synthesize first when it is missing.
+cdk.out/manifest.json:
+	$(MAKE) synth
+
+alarms: install cdk.out/manifest.json
+	$(PY) tools/alarm_catalogue.py cdk.out
+
+cost: install cdk.out/manifest.json
+	$(PY) tools/costs.py cdk.out
+
+docs: install cdk.out/manifest.json
+	$(PY) tools/architecture.py cdk.out --environment prod --write README.md
+	$(PY) tools/alarm_catalogue.py cdk.out --write README.md
+	$(PY) tools/render_data_contract.py --write
+	CDK_OUTDIR=$$(mktemp -d) $(PY) tools/acknowledgments.py --write README.md
+
+# No AWS account: `cdk bootstrap` + `cdk deploy 'dev/*'` into moto on localhost (tools/deploy_local.py).
+deploy-local: install
+	$(PY) tools/deploy_local.py
 
 clean:
 	rm -rf cdk.out .pytest_cache .ruff_cache
