@@ -130,8 +130,18 @@ class _ResourceWildcardAcknowledgment:
 
 
 def acknowledge_resource_wildcards(
-    policy: iam.ManagedPolicy | iam.Policy, *, matches: Callable[[str], bool], reason: str
+    policy: iam.ManagedPolicy | iam.Policy,
+    *,
+    reason: str,
+    suffixes: Sequence[str] = (),
+    matches: Callable[[str], bool] | None = None,
 ) -> None:
-    """Acknowledge the AwsSolutions-IAM5 wildcard-resource findings of ``policy`` that ``matches``
-    accepts (e.g. object prefixes ``…/events/*``), one exact finding id per resource."""
-    policy.node.add_validation(_ResourceWildcardAcknowledgment(policy, matches, reason))
+    """Acknowledge the AwsSolutions-IAM5 wildcard-resource findings of ``policy`` whose flattened resource
+    ends in one of ``suffixes`` (e.g. an object prefix ``/events/*``) or that ``matches`` accepts, one exact
+    finding id per resource."""
+    endings = tuple(suffixes)
+
+    def accept(resource: str) -> bool:
+        return bool(endings and resource.endswith(endings)) or bool(matches and matches(resource))
+
+    policy.node.add_validation(_ResourceWildcardAcknowledgment(policy, accept, reason))

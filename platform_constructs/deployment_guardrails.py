@@ -166,7 +166,7 @@ class DeploymentGuardrails(Construct):
             self._add(
                 "Error5xxRate",
                 alarm_name=f"{endpoint_name}-rollback-5xx-rate",
-                metric=_error_rate(dimensions, "Invocation5XXErrors", period),
+                metric=error_rate(dimensions, "Invocation5XXErrors", period),
                 threshold=thresholds.error_5xx_rate_percent,
                 description=(
                     f"Rollback guard: 5XX errors above {thresholds.error_5xx_rate_percent} % of invocations on "
@@ -198,7 +198,7 @@ class DeploymentGuardrails(Construct):
             self._add(
                 "Error4xxRate",
                 alarm_name=f"{endpoint_name}-rollback-4xx-rate",
-                metric=_error_rate(dimensions, "Invocation4XXErrors", period),
+                metric=error_rate(dimensions, "Invocation4XXErrors", period),
                 threshold=thresholds.error_4xx_rate_percent,
                 description=(
                     f"Rollback guard: 4XX errors above {thresholds.error_4xx_rate_percent} % of invocations on "
@@ -265,7 +265,7 @@ class DeploymentGuardrails(Construct):
         return [alarm.alarm_arn for alarm in self.alarms]
 
 
-def _error_rate(dimensions: dict[str, str], error_metric: str, period: Duration) -> cloudwatch.MathExpression:
+def error_rate(dimensions: dict[str, str], error_metric: str, period: Duration) -> cloudwatch.MathExpression:
     """Errors as a percentage of invocations; 0 when there were no invocations."""
     return cloudwatch.MathExpression(
         expression="IF(invocations > 0, 100 * errors / invocations, 0)",

@@ -28,15 +28,16 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct, IValidation
+from constructs import Construct
 
 from platform_constructs.alarms import notifying_alarm
-from platform_constructs.compliance import acknowledge
+from platform_constructs.compliance import acknowledge, acknowledge_resource_wildcards
 from platform_constructs.deployment_guardrails import (
     SAGEMAKER_NAMESPACE,
     DeploymentGuardrails,
     DeploymentPolicy,
     RollbackAlarmThresholds,
+    error_rate,
 )
 from platform_constructs.log_retention import retention
 from platform_constructs.sagemaker_instances import InstanceType
@@ -694,7 +695,7 @@ class SageMakerEndpoint(Construct):
         add(
             "Error5xxRateAlarm",
             "5xx-rate",
-            _rate("Invocation5XXErrors", variant, five),
+            error_rate(variant, "Invocation5XXErrors", five),
             t.error_5xx_rate_percent,
             f"{name}: more than {t.error_5xx_rate_percent} % of invocations failed with 5XX for 15 minutes. "
             "Check the endpoint log group for container errors and recent deployments; roll back the model "
@@ -704,7 +705,7 @@ class SageMakerEndpoint(Construct):
         add(
             "Error4xxRateAlarm",
             "4xx-rate",
-            _rate("Invocation4XXErrors", variant, five),
+            error_rate(variant, "Invocation4XXErrors", five),
             t.error_4xx_rate_percent,
             f"{name}: more than {t.error_4xx_rate_percent} % of invocations rejected with 4XX for 15 minutes. "
             "Check which client sends malformed payloads (request schema change?) and the model's input contract.",
@@ -1079,80 +1080,6 @@ class _TopicTarget:
             dead_letter_config=dead_letter,
             retry_policy=events.CfnRule.RetryPolicyProperty(maximum_event_age_in_seconds=86400),
         )
-
-
-@jsii.implements(IValidation)
-class _WildcardAcknowledgment:
-    """Acknowledges AwsSolutions-IAM5 for exactly the wildcard resources of ``policy`` that end in one of
-    ``suffixes``. It runs as a construct validation, after cross-stack references are resolved, because
-    the finding id contains the resolved resource (e.g. an imported bucket ARN)."""
-
-    def __init__(self, policy: iam.ManagedPolicy, suffixes: Sequence[str], reason: str) -> None:
-        self._policy = policy
-        self._suffixes = tuple(suffixes)
-        self._reason = reason
-
-    def validate(self) -> list[str]:
-        cfn = self._policy.node.default_child
-        document = Stack.of(self._policy).resolve(cfn.policy_document)  # type: ignore[union-attr]
-        for statement in document.get("Statement", []):
-            resources = statement.get("Resource", [])
-            for resource in resources if isinstance(resources, list) else [resources]:
-                flat = flatten_cfn_reference(resource)
-                if "*" in flat and flat.endswith(self._suffixes):
-                    acknowledge(self._policy, f"AwsSolutions-IAM5[Resource::{flat}]", self._reason)
-        return []
-
-
-def acknowledge_resource_wildcards(policy: iam.ManagedPolicy, *, suffixes: Sequence[str], reason: str) -> None:
-    """Acknowledge the IAM5 wildcard findings of ``policy`` whose resource ends in one of ``suffixes``."""
-    policy.node.add_validation(_WildcardAcknowledgment(policy, suffixes, reason))
-
-
-def flatten_cfn_reference(value: object) -> str:
-    """A CloudFormation value flattened the way cdk-nag names findings (utils/flatten-cfn-reference)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.replace("${", "<").replace("}", ">")
-    if isinstance(value, dict):
-        if "Fn::Join" in value:
-            delimiter, items = value["Fn::Join"]
-            return delimiter.join(flatten_cfn_reference(item) for item in items)
-        if "Fn::Sub" in value:
-            return flatten_cfn_reference(value["Fn::Sub"])
-        if "Fn::GetAtt" in value:
-            resource, attribute = value["Fn::GetAtt"]
-            return f"<{flatten_cfn_reference(resource)}.{flatten_cfn_reference(attribute)}>"
-        if "Fn::ImportValue" in value:
-            return flatten_cfn_reference(value["Fn::ImportValue"])
-        if "Ref" in value:
-            return f"<{flatten_cfn_reference(value['Ref'])}>"
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _rate(error_metric: str, dimensions: dict[str, str], period: Duration) -> cloudwatch.MathExpression:
-    return cloudwatch.MathExpression(
-        expression="IF(invocations > 0, 100 * errors / invocations, 0)",
-        using_metrics={
-            "errors": cloudwatch.Metric(
-                namespace=SAGEMAKER_NAMESPACE,
-                metric_name=error_metric,
-                dimensions_map=dimensions,
-                statistic="Sum",
-                period=period,
-            ),
-            "invocations": cloudwatch.Metric(
-                namespace=SAGEMAKER_NAMESPACE,
-                metric_name="Invocations",
-                dimensions_map=dimensions,
-                statistic="Sum",
-                period=period,
-            ),
-        },
-        label=f"{error_metric} rate (%)",
-        period=period,
-    )
 
 
 def _via_s3_conditions(stack: Stack, bucket: s3.IBucket) -> dict[str, dict[str, object]]:

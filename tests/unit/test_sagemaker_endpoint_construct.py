@@ -18,7 +18,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 
-from platform_constructs.compliance import findings
+from platform_constructs.compliance import findings, flatten_reference
 from platform_constructs.deployment_guardrails import (
     BlueGreenDeployment,
     RollbackAlarmThresholds,
@@ -34,7 +34,6 @@ from platform_constructs.sagemaker_endpoint import (
     OperationalAlarmThresholds,
     SageMakerEndpoint,
     ServerlessOptions,
-    flatten_cfn_reference,
 )
 from platform_constructs.sagemaker_images import model_monitor_image_uri
 from tests.conftest import new_app
@@ -684,11 +683,9 @@ def test_nvme_volume_key_finding_is_acknowledged_with_the_reason(built):
 
 
 def test_flatten_matches_cdk_nag_naming():
-    assert flatten_cfn_reference({"Fn::Join": ["", [{"Fn::GetAtt": ["B", "Arn"]}, "/p/*"]]}) == "<B.Arn>/p/*"
-    assert flatten_cfn_reference({"Ref": "AWS::AccountId"}) == "<AWS::AccountId>"
-    assert (
-        flatten_cfn_reference({"Fn::GetStackOutput": {"StackName": "s"}}) == '{"Fn::GetStackOutput":{"StackName":"s"}}'
-    )
+    assert flatten_reference({"Fn::Join": ["", [{"Fn::GetAtt": ["B", "Arn"]}, "/p/*"]]}) == "<B.Arn>/p/*"
+    assert flatten_reference({"Ref": "AWS::AccountId"}) == "<AWS::AccountId>"
+    assert flatten_reference({"Fn::GetStackOutput": {"StackName": "s"}}) == '{"Fn::GetStackOutput":{"StackName":"s"}}'
 
 
 # ---------------------------------------------------------------------------------------------- construct errors
