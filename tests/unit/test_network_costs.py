@@ -119,7 +119,9 @@ def test_synth_summary_prints_the_cost_per_environment(platform, capsys):
         azs = config.network.resolved_az_count(config.stage)
         cost = interface_endpoint_monthly_cost(endpoints, azs, prices)
         shape = f"{endpoints} × {azs} AZs" if endpoints else "0"
-        assert f"{name}: interface endpoints: {shape} ≈ ${cost:,.2f}/month" in out, out
+        (line,) = [line for line in out.splitlines() if line.startswith(f"{name}: stream: ")]
+        assert f"interface endpoints: {shape} ≈ ${cost:,.2f}/month" in line, out
+        assert f"stream: {config.streaming.shard_count} shard(s)" in line and "idle total ≈ $" in line
     assert "(prices: eu-west-1, USD, as of " in out
 
 
