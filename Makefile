@@ -7,6 +7,7 @@
 #   make alarms             the alarm catalogue of every environment, from the synthesized templates
 #   make cost               monthly idle cost per environment and resource kind
 #   make docs               regenerate the README's generated blocks (architecture, alarms, data contract)
+#   make bench              synth vs an empty app, scale to 20 endpoints, template headroom (10-20 min, not in make test)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -26,7 +27,7 @@ export NPM_CONFIG_LOGLEVEL := error
 CDK := npx --no-install cdk
 CONTEXT := $(if $(ENV),-c env=$(ENV),)
 
-.PHONY: help install synth test lint format snapshot-update alarms cost docs deploy-local clean
+.PHONY: help install synth test lint format snapshot-update alarms cost docs deploy-local bench clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -84,6 +85,12 @@ docs: install cdk.out/manifest.json
 # No AWS account: `cdk bootstrap` + `cdk deploy 'dev/*'` into moto on localhost (tools/deploy_local.py).
 deploy-local: install
 	$(PY) tools/deploy_local.py
+
+# Ratios against floors measured in the same run (docs/benchmarks.md); BENCH_ARGS="--write --with-tests" also
+# times `make test` and rewrites docs/benchmarks.md.
+BENCH_ARGS ?=
+bench: install
+	$(PY) tools/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf cdk.out .pytest_cache .ruff_cache

@@ -40,6 +40,24 @@ _VARIANT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 # <project>-<environment>- to the configured name.
 ENDPOINT_NAME_MAX_LENGTH = 63
 
+# Stack groups (platform rule). Every endpoint of a group lives in one CloudFormation stack: the default group's
+# stack is `Inference`, any other group's is `Inference-<group>`. CloudFormation allows 500 resources per template
+# and a 1 MB template body in S3 (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/
+# cloudformation-limits.html); the platform keeps every stack within 50 % of both. Measured with aws-cdk-lib
+# 2.275.0 (tools/bench.py, docs/benchmarks.md; tests/unit/test_inference_stack_groups.py re-measures it):
+#   * the heaviest endpoint (GPU instances, linear policy with 3 rollback alarms, autoscaling, asynchronous with
+#     success and error topics, data capture, Model Monitor, zero-invocation alarm, a 1 KB container environment):
+#     32 resources and 62.0 KB of template per endpoint;
+#   * the dev `churn` endpoint (canary, no autoscaling): 19 resources and 34.7 KB;
+#   * per stack, whatever the endpoints: 3 resources and 3.3 KB (the events dead-letter queue and its alarm).
+# 3 + 7 x 32 = 227 resources (45 % of 500) and 3.3 + 7 x 62.0 = 437 KB (44 % of 1,000,000 bytes): at most 7
+# endpoints per group keeps any group within 50 % (each endpoint also adds 4 outputs: 28 of 200). Only container
+# environments far above 1 KB (the service allows 32 KB each) could push a full group's bytes past 50 %; the
+# headroom test over every declared environment (make test) catches that.
+DEFAULT_STACK_GROUP = "default"
+MAX_ENDPOINTS_PER_STACK_GROUP = 7
+_STACK_GROUP = r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$"
+
 
 class CapacitySize(FrozenModel):
     """A step of a deployment: a number of instances or a percentage of the variant's fleet."""
@@ -272,6 +290,13 @@ class InferenceEndpoint(FrozenModel):
     serverless: ServerlessVariant | None = None
     async_inference: AsyncInference | None = None
     model_monitor: ModelMonitor | None = None
+    stack_group: str = Field(
+        default=DEFAULT_STACK_GROUP,
+        pattern=_STACK_GROUP,
+        description="The stack the endpoint lives in: 'default' is the `Inference` stack, any other group "
+        f"`Inference-<group>`; at most {MAX_ENDPOINTS_PER_STACK_GROUP} endpoints per group. Moving a deployed "
+        "endpoint to another group replaces it (delete in one stack, create in the other).",
+    )
 
     # ------------------------------------------------------------------ field rules
     @field_validator("image_uri")
@@ -555,6 +580,34 @@ class InferenceConfig(FrozenModel):
         if duplicates:
             raise ValueError(f"endpoint names must be unique; declared more than once: {', '.join(duplicates)}")
         return value
+
+    @model_validator(mode="after")
+    def _group_sizes(self) -> InferenceConfig:
+        # Platform rule: every stack within 50 % of CloudFormation's resource and template-size limits (see
+        # MAX_ENDPOINTS_PER_STACK_GROUP).
+        for group in self.stack_groups:
+            names = [endpoint.name for endpoint in self.endpoints_in(group)]
+            if len(names) > MAX_ENDPOINTS_PER_STACK_GROUP:
+                raise ValueError(
+                    f"stack group {group!r} has {len(names)} endpoints ({', '.join(names)}); at most "
+                    f"{MAX_ENDPOINTS_PER_STACK_GROUP} fit in one stack within 50 % of CloudFormation's 500-resource "
+                    "and 1 MB template limits: set `stack_group` on the new endpoints (e.g. stack_group: 'b' "
+                    "puts them in stack Inference-b)"
+                )
+        return self
+
+    @property
+    def stack_groups(self) -> tuple[str, ...]:
+        """The stack groups in use: ``default`` first (when used), then in order of first appearance."""
+        groups = list(dict.fromkeys(endpoint.stack_group for endpoint in self.endpoints))
+        if DEFAULT_STACK_GROUP in groups:
+            groups.remove(DEFAULT_STACK_GROUP)
+            groups.insert(0, DEFAULT_STACK_GROUP)
+        return tuple(groups)
+
+    def endpoints_in(self, group: str) -> tuple[InferenceEndpoint, ...]:
+        """The endpoints of one stack group, in declaration order."""
+        return tuple(endpoint for endpoint in self.endpoints if endpoint.stack_group == group)
 
     def check_environment(self, *, stage: str, region: str, name_prefix: str) -> InferenceConfig:
         """Rules that depend on the environment. Raises ``ValueError`` naming endpoint, field and rule."""

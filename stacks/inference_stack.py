@@ -14,6 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from platform_config.inference import (
+    DEFAULT_STACK_GROUP,
     AllAtOncePolicy,
     CanaryPolicy,
     CapacitySize,
@@ -47,10 +48,16 @@ from platform_constructs.sagemaker_instances import InstanceType
 from stacks.base import PlatformStack
 
 
-class InferenceStack(PlatformStack):
-    """Stateless apart from the endpoints' log groups: one :class:`SageMakerEndpoint` per configured endpoint.
+def inference_stack_id(group: str) -> str:
+    """The stack id of a stack group: ``Inference`` for the default group, ``Inference-<group>`` otherwise."""
+    return "Inference" if group == DEFAULT_STACK_GROUP else f"Inference-{group}"
 
-    Exposes ``endpoints`` (endpoint config name → construct).
+
+class InferenceStack(PlatformStack):
+    """Stateless apart from the endpoints' log groups: one :class:`SageMakerEndpoint` per configured endpoint of
+    one stack group (``stack_group`` in the endpoint config; see ``MAX_ENDPOINTS_PER_STACK_GROUP``).
+
+    Exposes ``endpoints`` (endpoint config name → construct) and ``stack_group``.
     """
 
     def __init__(
@@ -68,6 +75,7 @@ class InferenceStack(PlatformStack):
         logs_key: kms.IKey,
         alarm_topic: sns.ITopic,
         alarms_key: kms.IKey,
+        stack_group: str = DEFAULT_STACK_GROUP,
         **kwargs: Any,
     ) -> None:
         """
@@ -82,14 +90,22 @@ class InferenceStack(PlatformStack):
         :param alarm_topic: alarms and endpoint events (SecurityStack.alarm_topic).
         :param alarms_key: the alarm topic's key; also encrypts the events dead-letter queue, since its policy
             already lets EventBridge use data keys (SecurityStack.alarms_key).
+        :param stack_group: the endpoints of which stack group this stack holds. Default: the default group
+            (the ``Inference`` stack); names of other groups appear in the stack description and in the name of
+            the stack's dead-letter-queue alarm.
         """
-        super().__init__(
-            scope, construct_id, description="SageMaker endpoints with blue/green deployment guardrails", **kwargs
-        )
+        description = "SageMaker endpoints with blue/green deployment guardrails"
+        if stack_group != DEFAULT_STACK_GROUP:
+            description += f" (stack group {stack_group})"
+        super().__init__(scope, construct_id, description=description, **kwargs)
         config = self.config
+        self.stack_group = stack_group
+        self.group_endpoints = config.inference.endpoints_in(stack_group)
+        if not self.group_endpoints:
+            raise ValueError(f"stack group {stack_group!r}: no endpoint of this environment is in it")
         self.event_dead_letter_queue = self._dead_letter_queue(alarms_key, alarm_topic)
         self.endpoints: dict[str, SageMakerEndpoint] = {}
-        for endpoint in config.inference.endpoints:
+        for endpoint in self.group_endpoints:
             construct_id_ = _construct_id(endpoint.name)
             name = f"{self.name_prefix}-{endpoint.name}"
             self.endpoints[endpoint.name] = SageMakerEndpoint(
@@ -172,7 +188,7 @@ class InferenceStack(PlatformStack):
                 "then check the alarm topic's policy and key."
             ),
             topic=topic,
-            alarm_name=f"{self.name_prefix}-undelivered-endpoint-events",
+            alarm_name=f"{self.name_prefix}{self._group_suffix}-undelivered-endpoint-events",
         )
         return queue
 
@@ -205,6 +221,11 @@ class InferenceStack(PlatformStack):
             topic_keys=keys,
         )
 
+    @property
+    def _group_suffix(self) -> str:
+        """``""`` for the default group (names as before stack groups existed), ``-<group>`` otherwise."""
+        return "" if self.stack_group == DEFAULT_STACK_GROUP else f"-{self.stack_group}"
+
     # ------------------------------------------------------------------ monitoring contributions
     @property
     def critical_alarms(self) -> list[cloudwatch.IAlarm]:
@@ -220,7 +241,7 @@ class InferenceStack(PlatformStack):
         """Per endpoint and variant: invocations, 4XX/5XX, model and overhead latency p50/p99, utilization."""
         period = Duration.minutes(5)
         rows = []
-        for config in self.config.inference.endpoints:
+        for config in self.group_endpoints:
             endpoint = self.endpoints[config.name]
             dimensions = {"EndpointName": endpoint.endpoint_name, "VariantName": endpoint.variant_name}
 
@@ -280,7 +301,8 @@ class InferenceStack(PlatformStack):
                     ),
                 ]
             )
-        return DashboardSection(title="Inference", rows=rows)
+        title = "Inference" if self.stack_group == DEFAULT_STACK_GROUP else f"Inference ({self.stack_group})"
+        return DashboardSection(title=title, rows=rows)
 
 
 def _construct_id(name: str) -> str:

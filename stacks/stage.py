@@ -8,15 +8,24 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from platform_config import EnvironmentConfig
+from platform_config.pipeline import PipelineConfig
 from platform_constructs.compliance import register_compliance_packs
 from platform_constructs.guards import StatefulResourceGuard
+from stacks.data_lake_stack import DataLakeStack
+from stacks.inference_stack import InferenceStack, inference_stack_id
+from stacks.ingestion_stack import IngestionStack
+from stacks.monitoring_stack import MonitoredComponent, MonitoringStack
+from stacks.network_stack import NetworkStack
 from stacks.security_stack import SecurityStack
 from stacks.stream_stack import StreamStack
 
 
 def stack_ids(config: EnvironmentConfig) -> list[str]:
     """The stack ids an environment gets, in deployment order (known without synthesizing)."""
-    return ["Security", "Stream"]
+    ids = ["Security", "Network", "DataLake", "Stream", "Ingestion"]
+    ids.extend(inference_stack_id(group) for group in config.inference.stack_groups)
+    ids.append("Monitoring")
+    return ids
 
 
 class PlatformStage(cdk.Stage):
@@ -27,7 +36,51 @@ class PlatformStage(cdk.Stage):
         self.config = config
         common = {"config": config}
         self.security = SecurityStack(self, "Security", **common)
+        self.network = NetworkStack(self, "Network", logs_key=self.security.logs_key, **common)
+        self.data_lake = DataLakeStack(
+            self,
+            "DataLake",
+            lake_key=self.security.data_lake_key,
+            logs_key=self.security.logs_key,
+            **common,
+        )
         self.stream = StreamStack(self, "Stream", security=self.security, **common)
+        self.ingestion = IngestionStack(
+            self,
+            "Ingestion",
+            security=self.security,
+            network=self.network,
+            data_lake=self.data_lake,
+            stream=self.stream,
+            **common,
+        )
+        # One stack per endpoint stack group; the default group's stack is `Inference` (None without one).
+        self.inference_stacks: list[InferenceStack] = []
+        for group in config.inference.stack_groups:
+            inference = InferenceStack(
+                self,
+                inference_stack_id(group),
+                stack_group=group,
+                vpc=self.network.vpc,
+                subnets=self.network.isolated_subnets,
+                security_group=self.network.workload_security_group,
+                models_bucket=self.data_lake.models_bucket,
+                capture_bucket=self.data_lake.capture_bucket,
+                lake_key=self.data_lake.lake_key,
+                ml_key=self.security.ml_key,
+                logs_key=self.security.logs_key,
+                alarm_topic=self.security.alarm_topic,
+                alarms_key=self.security.alarms_key,
+                **common,
+            )
+            self.inference_stacks.append(inference)
+        self.inference: InferenceStack | None = next(
+            (stack for stack in self.inference_stacks if stack.node.id == "Inference"), None
+        )
+        monitored: list[MonitoredComponent] = [self.ingestion, *self.inference_stacks]
+        self.monitoring = MonitoringStack(
+            self, "Monitoring", security=self.security, data_lake=self.data_lake, components=monitored, **common
+        )
 
         for key, value in config.resource_tags.items():
             cdk.Tags.of(self).add(key, value)
@@ -39,8 +92,22 @@ class PlatformStage(cdk.Stage):
         return [child for child in self.node.children if isinstance(child, cdk.Stack)]
 
 
-def build_platform(app: cdk.App, environments: Sequence[EnvironmentConfig]) -> list[PlatformStage]:
-    """Add one stage per environment to ``app`` and make every compliance pack gate the synth."""
+def build_platform(
+    app: cdk.App,
+    environments: Sequence[EnvironmentConfig],
+    *,
+    pipeline: PipelineConfig | None = None,
+    pipeline_environments: Sequence[EnvironmentConfig] | None = None,
+) -> list[PlatformStage]:
+    """Add one stage per environment to ``app`` and make every compliance pack gate the synth.
+
+    With ``pipeline``, also the delivery pipeline stack (id ``Pipeline``), which deploys
+    ``pipeline_environments`` (default: ``environments``) in order; see stacks/pipeline_stack.py.
+    """
     stages = [PlatformStage(app, config) for config in environments]
+    if pipeline is not None:
+        from stacks.pipeline_stack import PipelineStack  # imports this module (PlatformStage)
+
+        PipelineStack(app, "Pipeline", config=pipeline, environments=pipeline_environments or environments)
     register_compliance_packs(app)
     return stages
