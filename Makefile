@@ -51,8 +51,11 @@ synth: install
 	$(CDK) synth $(CONTEXT) --quiet
 	$(PY) tools/synth_summary.py cdk.out
 
+# Two workers (one per core); each worker synthesizes the app once in its session fixture.
+PYTEST_WORKERS ?= 2
+
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 lint: install
 	$(VENV)/bin/ruff check .
