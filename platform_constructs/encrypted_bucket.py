@@ -182,6 +182,7 @@ class EncryptedBucket(s3.Bucket):
         removal_policy: RemovalPolicy,
         versioned: bool = True,
         object_lock_retention_days: int | None = None,
+        additional_put_keys: Sequence[kms.IKey] = (),
     ) -> None:
         """
         :param bucket_name: physical name (stable; changing it replaces the bucket).
@@ -191,6 +192,8 @@ class EncryptedBucket(s3.Bucket):
         :param lifecycle_rules: e.g. one :func:`tiering_rule`.
         :param removal_policy: RETAIN keeps the bucket when the stack is deleted; DESTROY empties and deletes it.
         :param versioned: S3 versioning. Default: on (the compliance packs require it).
+        :param additional_put_keys: other CMKs a writer may name in an ``aws:kms`` put (e.g. the ML key that
+            SageMaker data capture is configured with). Default: none, only ``encryption_key``.
         :param object_lock_retention_days: turn on Object Lock in GOVERNANCE mode with this default retention.
             Default: off. Needs ``versioned``; incompatible with DESTROY (locked versions cannot be emptied).
         """
@@ -242,7 +245,11 @@ class EncryptedBucket(s3.Bucket):
                 # key) or names another key. The condition key holds the key ARN the request names.
                 conditions={
                     "StringEquals": {SSE_HEADER: "aws:kms"},
-                    "StringNotEquals": {SSE_KMS_KEY_HEADER: encryption_key.key_arn},
+                    "StringNotEquals": {
+                        SSE_KMS_KEY_HEADER: encryption_key.key_arn
+                        if not additional_put_keys
+                        else [encryption_key.key_arn, *(key.key_arn for key in additional_put_keys)]
+                    },
                 },
             )
         )

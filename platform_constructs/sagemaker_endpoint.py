@@ -212,8 +212,8 @@ class SageMakerEndpoint(Construct):
         :param security_group: the model's security group.
         :param capture_bucket: receives data capture, asynchronous results and monitoring reports under
             ``<endpoint_name>/``.
-        :param capture_key: the key ``capture_bucket`` encrypts with; data capture, asynchronous results and
-            monitoring reports name it explicitly (the lake buckets deny SSE-KMS puts naming any other key).
+        :param capture_key: the key data capture, asynchronous results and monitoring reports are written with
+            (the ML key); the capture bucket's policy must accept SSE-KMS puts naming it.
         :param ml_key: the endpoint's and the monitoring jobs' ML storage volume key (unless NVMe).
         :param logs_key: encrypts the endpoint's log group ``/aws/sagemaker/Endpoints/<endpoint_name>``.
         :param alarm_topic: receives every alarm and the endpoint's deployment/failure events.

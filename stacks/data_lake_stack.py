@@ -70,10 +70,19 @@ class DataLakeStack(PlatformStack):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, lake_key: kms.IKey, logs_key: kms.IKey, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        lake_key: kms.IKey,
+        logs_key: kms.IKey,
+        ml_key: kms.IKey | None = None,
+        **kwargs: Any,
     ) -> None:
         """
         :param lake_key: encrypts every data zone, the catalog and Athena results (SecurityStack.data_lake_key).
+        :param ml_key: the ML key SageMaker writes data capture, asynchronous results and monitoring reports
+            with; the capture bucket accepts puts naming it besides the lake key. Default: none (lake key only).
         :param logs_key: encrypts the crawler's and the auto-delete function's log groups (SecurityStack.logs_key).
         """
         super().__init__(scope, construct_id, description="S3 lake zones, Glue catalog and Athena", **kwargs)
@@ -114,6 +123,7 @@ class DataLakeStack(PlatformStack):
                 removal_policy=removal,
                 versioned=zone_config.versioned,
                 object_lock_retention_days=zone_config.object_lock_retention_days,
+                additional_put_keys=[ml_key] if zone == "capture" and ml_key is not None else [],
             )
         self.raw_bucket: s3.IBucket = buckets["raw"]
         self.curated_bucket: s3.IBucket = buckets["curated"]

@@ -127,7 +127,7 @@ class InferenceStack(PlatformStack):
                 subnets=subnets,
                 security_group=security_group,
                 capture_bucket=capture_bucket,
-                capture_key=lake_key,
+                capture_key=ml_key,
                 ml_key=ml_key,
                 logs_key=logs_key,
                 alarm_topic=alarm_topic,

@@ -42,6 +42,7 @@ class PlatformStage(cdk.Stage):
             "DataLake",
             lake_key=self.security.data_lake_key,
             logs_key=self.security.logs_key,
+            ml_key=self.security.ml_key,
             **common,
         )
         self.stream = StreamStack(self, "Stream", security=self.security, **common)

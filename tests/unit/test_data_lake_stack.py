@@ -190,9 +190,17 @@ def test_bucket_policy_denies_wrong_encryption_but_not_default_encryption(platfo
     sids = {s.get("Sid") for s in document["Statement"]}
     assert {"DenyEncryptionOtherThanSseKms", "DenyKmsKeyOtherThanTheBucketKey"} <= sids
     (key_condition,) = [s for s in document["Statement"] if s.get("Sid") == "DenyKmsKeyOtherThanTheBucketKey"]
-    lake_key_arn = key_condition["Condition"]["StringNotEquals"]["s3:x-amz-server-side-encryption-aws-kms-key-id"]
+    allowed_keys = key_condition["Condition"]["StringNotEquals"]["s3:x-amz-server-side-encryption-aws-kms-key-id"]
+    if zone == "capture":
+        # SageMaker writes data capture, async results and monitoring reports with the ML key (the rule).
+        lake_key_arn, ml_key_arn = allowed_keys
+        assert "MlKey" in flatten(ml_key_arn)
+        (ml_put,) = [request for name, request, _ in header_cases(ml_key_arn) if name.startswith("aws:kms with the")]
+        assert denied(document, ml_put) == [], f"{env}/capture: aws:kms with the ML key"
+    else:
+        lake_key_arn = allowed_keys
     assert lake_key(lake_key_arn)
-    # When each header case is evaluated, Then only no-header and aws:kms-with-the-lake-key puts pass
+    # When each header case is evaluated, Then only no-header and aws:kms-with-an-allowed-key puts pass
     for name, request, allowed in header_cases(lake_key_arn):
         assert (denied(document, request) == []) is allowed, f"{env}/{zone}: {name}"
 

@@ -124,13 +124,13 @@ def test_volume_key_on_ebs_instances_and_none_on_nvme(platform):
     assert "KmsKeyId" not in recommender  # ml.g4dn.xlarge: local NVMe, the hardware encrypts it
 
 
-def test_data_capture_uses_the_capture_bucket_and_its_lake_key(platform):
+def test_data_capture_uses_the_capture_bucket_and_the_ml_key(platform):
     capture = _one(platform, "prod", "churn", "AWS::SageMaker::EndpointConfig")["DataCaptureConfig"]
     assert capture["InitialSamplingPercentage"] == 20
     assert "CaptureBucket" in _reference(capture["DestinationS3Uri"])
     assert capture["DestinationS3Uri"]["Fn::Join"][1][-1] == "/ml-platform-prod-churn/data-capture"
-    # The lake buckets deny SSE-KMS puts naming any key but their own (DataLakeStack.grant_write_capture).
-    assert "DataLakeKey" in _reference(capture["KmsKeyId"])
+    # Captured payloads are encrypted with the ML key; the capture bucket's policy accepts it (DataLakeStack).
+    assert "MlKey" in _reference(capture["KmsKeyId"])
     recommender = _one(platform, "prod", "recommender", "AWS::SageMaker::EndpointConfig")["DataCaptureConfig"]
     assert recommender["CaptureOptions"] == [{"CaptureMode": "Input"}]
 
