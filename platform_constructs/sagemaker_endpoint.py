@@ -48,6 +48,19 @@ _ECR_IMAGE = re.compile(
     r"(?:[:@].+)?$"
 )
 # Endpoint instance metrics (CPU, memory, disk, GPU) are published in this namespace.
+# What a SageMaker model or processing job in a private VPC needs (SageMaker developer guide, CreateModel API:
+# Execution Role Permissions); none of these actions supports resource-level permissions.
+VPC_NETWORK_INTERFACE_ACTIONS: tuple[str, ...] = (
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+)
 ENDPOINT_INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
 # Application Auto Scaling's dimension for a variant's instance count.
 VARIANT_SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
@@ -402,17 +415,7 @@ class SageMakerEndpoint(Construct):
                     # (SageMaker developer guide, CreateModel API: Execution Role Permissions).
                     iam.PolicyStatement(
                         sid="ManageModelNetworkInterfaces",
-                        actions=[
-                            "ec2:CreateNetworkInterface",
-                            "ec2:CreateNetworkInterfacePermission",
-                            "ec2:DeleteNetworkInterface",
-                            "ec2:DeleteNetworkInterfacePermission",
-                            "ec2:DescribeNetworkInterfaces",
-                            "ec2:DescribeVpcs",
-                            "ec2:DescribeDhcpOptions",
-                            "ec2:DescribeSubnets",
-                            "ec2:DescribeSecurityGroups",
-                        ],
+                        actions=list(VPC_NETWORK_INTERFACE_ACTIONS),
                         resources=["*"],
                     )
                 ],
@@ -949,17 +952,7 @@ class SageMakerEndpoint(Construct):
                 iam.PolicyStatement(sid="AuthenticateToEcr", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
                 iam.PolicyStatement(
                     sid="ManageJobNetworkInterfaces",
-                    actions=[
-                        "ec2:CreateNetworkInterface",
-                        "ec2:CreateNetworkInterfacePermission",
-                        "ec2:DeleteNetworkInterface",
-                        "ec2:DeleteNetworkInterfacePermission",
-                        "ec2:DescribeNetworkInterfaces",
-                        "ec2:DescribeVpcs",
-                        "ec2:DescribeDhcpOptions",
-                        "ec2:DescribeSubnets",
-                        "ec2:DescribeSecurityGroups",
-                    ],
+                    actions=list(VPC_NETWORK_INTERFACE_ACTIONS),
                     resources=["*"],
                 ),
             ],

@@ -30,6 +30,7 @@ from constructs import Construct, IValidation
 from platform_config import EnvironmentConfig
 from platform_config.pipeline import PipelineConfig, lookup_role_arn
 from platform_constructs.compliance import acknowledge, flatten_reference
+from platform_constructs.kms_keys import KeyPurpose, PlatformKey
 from platform_constructs.log_retention import retention
 from stacks.stage import PlatformStage
 
@@ -83,30 +84,17 @@ class PipelineStack(cdk.Stack):
         # ---------------------------------------------------------------- encryption and storage
         # One customer-managed key for the artifact bucket, every CodeBuild project and the build logs.
         # CDK Pipelines adds the target accounts' bootstrap roles to its policy (cross-account delivery).
-        self.artifact_key = kms.Key(
+        self.artifact_key = PlatformKey(
             self,
             "ArtifactKey",
-            description=f"{config.pipeline_name}: pipeline artifacts, CodeBuild projects and build logs",
-            enable_key_rotation=True,
-            alias=f"alias/{config.pipeline_name}/artifacts",
+            purpose=KeyPurpose(
+                name="artifacts",
+                description=f"{config.pipeline_name}: pipeline artifacts, CodeBuild projects and build logs",
+                cloudwatch_logs=True,
+            ),
+            alias_prefix=config.pipeline_name,
             removal_policy=cdk.RemovalPolicy.RETAIN,
-            pending_window=cdk.Duration.days(30),
-        )
-        self.artifact_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchLogsOfThisAccountAndRegion",
-                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": (
-                            f"arn:{cdk.Aws.PARTITION}:logs:{self.region}:{self.account}:log-group:*"
-                        )
-                    }
-                },
-            )
-        )
+        ).key
         self.access_log_bucket = _access_log_bucket(self, "ArtifactAccessLogs")
         self.artifact_bucket = s3.Bucket(
             self,

@@ -320,7 +320,7 @@ def test_stateful_logical_ids_of_the_pipeline_are_pinned(delivery):
 
     stateful = {lid for lid, r in delivery.resources.items() if r["Type"] in STATEFUL_RESOURCE_TYPES}
     assert stateful == {
-        "ArtifactKey8D84C5F0",
+        "ArtifactKey3DC626F1",
         "ArtifactAccessLogsF8325158",
         "ArtifactBucket7410C9EF",
         "BuildLogs3759266E",
