@@ -4,6 +4,7 @@
 #   make lint               ruff check + format check
 #   make snapshot-update    re-record template snapshots (review the diff before committing!)
 #   make deploy-local       deploy the dev environment into a local moto server and report what it created
+#   make flows              every runtime request the platform needs or must refuse, as AWS authorizes it (offline)
 #   make alarms             the alarm catalogue of every environment, from the synthesized templates
 #   make cost               monthly idle cost per environment and resource kind
 #   make docs               regenerate the README's generated blocks (architecture, alarms, data contract)
@@ -27,7 +28,7 @@ export NPM_CONFIG_LOGLEVEL := error
 CDK := npx --no-install cdk
 CONTEXT := $(if $(ENV),-c env=$(ENV),)
 
-.PHONY: help install synth test lint format snapshot-update alarms cost docs deploy-local bench clean
+.PHONY: help install synth test lint format snapshot-update flows alarms cost docs deploy-local bench clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -72,6 +73,10 @@ snapshot-update: install
 # Reports read cdk.out; synthesize first when it is missing.
 cdk.out/manifest.json:
 	$(MAKE) synth
+
+# The flow table (tools/flows): @cloud-copilot/iam-simulate evaluates each request against the synthesized policies.
+flows: install cdk.out/manifest.json
+	$(PY) -m tools.flows cdk.out
 
 alarms: install cdk.out/manifest.json
 	$(PY) tools/alarm_catalogue.py cdk.out

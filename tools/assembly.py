@@ -16,6 +16,8 @@ class StackTemplate:
     region: str | None
     template_path: Path
     template: dict[str, Any] = field(repr=False)
+    account: str | None = None
+    """The account the stack is bound to (None: account-agnostic)."""
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -46,6 +48,7 @@ def read_assembly(outdir: str | Path) -> list[StackTemplate]:
             template_path = stage_dir / art["properties"]["templateFile"]
             environment = art.get("environment", "")
             region = environment.rsplit("/", 1)[-1] if environment else None
+            account = environment.removeprefix("aws://").split("/", 1)[0] if environment else None
             result.append(
                 StackTemplate(
                     environment=stage_name,
@@ -54,6 +57,7 @@ def read_assembly(outdir: str | Path) -> list[StackTemplate]:
                     region=None if region in (None, "unknown-region") else region,
                     template_path=template_path,
                     template=json.loads(template_path.read_text()),
+                    account=None if account in (None, "unknown-account") else account,
                 )
             )
     return result

@@ -1,0 +1,243 @@
+"""The lake's buckets (what each bucket policy refuses), S3 server access logging, the auto-delete provider,
+the curated crawler, and Athena queries through the data lake's grant helpers."""
+
+from __future__ import annotations
+
+from platform_config.data_lake import DATA_ZONES
+from tools.flows.catalogue.base import OTHER_ACCOUNT, Environment, kms_via_s3, s3_bucket, s3_object
+from tools.flows.templates import PARTITION
+
+
+def add(env: Environment) -> None:
+    component = "lake"
+    lake_key = env.key_arn("DataLakeKey")
+    other_key = lake_key.replace(env.account, OTHER_ACCOUNT)
+    access_logs = env.bucket("access-logs")
+    for zone in DATA_ZONES:
+        bucket = env.bucket(zone)
+        obj = s3_object(bucket, "some/key")
+        env.anonymous_request(component, f"{zone}-anonymous-read", "s3:GetObject", obj, description="unsigned read")
+        env.workload_request(
+            component,
+            f"{zone}-read-without-tls",
+            "s3:GetObject",
+            obj,
+            expected="deny",
+            resource_side="templates",
+            description="a role of the account allowed to read, over plain HTTP: the bucket refuses it",
+            context={"aws:SecureTransport": "false"},
+        )
+        env.workload_request(
+            component,
+            f"{zone}-put-sse-s3",
+            "s3:PutObject",
+            obj,
+            expected="deny",
+            resource_side="templates",
+            description="a put asking for SSE-S3 instead of the bucket's KMS key is refused",
+            context={"s3:x-amz-server-side-encryption": "AES256"},
+        )
+        env.workload_request(
+            component,
+            f"{zone}-put-other-kms-key",
+            "s3:PutObject",
+            obj,
+            expected="deny",
+            resource_side="templates",
+            description="a put naming another KMS key is refused",
+            context={
+                "s3:x-amz-server-side-encryption": "aws:kms",
+                "s3:x-amz-server-side-encryption-aws-kms-key-id": other_key,
+            },
+        )
+        env.workload_request(
+            component,
+            f"{zone}-put-default-encryption",
+            "s3:PutObject",
+            obj,
+            expected="allow",
+            resource_side="templates",
+            description="a put without encryption headers gets the bucket's default SSE-KMS and is accepted",
+        )
+        env.service_request(
+            component,
+            f"{zone}-server-access-logs",
+            "logging.s3.amazonaws.com",
+            "s3:PutObject",
+            s3_object(access_logs, f"{zone}/2026/11/30/log"),
+            expected="allow",
+            description=f"S3 server access logging delivers the {zone} bucket's logs",
+            source_arn=s3_bucket(bucket),
+            source_account=env.account,
+        )
+    env.service_request(
+        component,
+        "server-access-logs-of-another-account",
+        "logging.s3.amazonaws.com",
+        "s3:PutObject",
+        s3_object(access_logs, "raw/x"),
+        expected="deny",
+        description="S3 logging for another account's bucket cannot write into the access log bucket",
+        source_arn=s3_bucket("not-ours"),
+        source_account=OTHER_ACCOUNT,
+    )
+    _auto_delete(env)
+    if env.config.data_lake.curated_crawler.enabled:
+        _crawler(env)
+
+
+def _auto_delete(env: Environment) -> None:
+    """dev with allow_destroy: the CDK's auto-delete-objects provider empties every bucket on stack deletion."""
+    roles = [r for r in env.deployment.roles(env.name) if r.logical_id.startswith("CustomS3AutoDeleteObjects")]
+    if not roles:
+        return
+    (role,) = roles
+    env.service_request(
+        "lake",
+        "auto-delete-assume-role",
+        "lambda.amazonaws.com",
+        "sts:AssumeRole",
+        role.arn,
+        expected="allow",
+        description="Lambda assumes the auto-delete provider's role",
+    )
+    for zone in (*DATA_ZONES, "access-logs"):
+        bucket = env.bucket(zone)
+        env.role_request(
+            "lake",
+            f"auto-delete-lists-{zone}",
+            role,
+            "s3:ListBucketVersions",
+            s3_bucket(bucket),
+            expected="allow",
+            description=f"the auto-delete provider lists the {zone} bucket's versions",
+        )
+        env.role_request(
+            "lake",
+            f"auto-delete-deletes-{zone}",
+            role,
+            "s3:DeleteObjectVersion",
+            s3_object(bucket, "k"),
+            expected="allow",
+            description=f"the auto-delete provider deletes the {zone} bucket's objects",
+        )
+    env.role_request(
+        "lake",
+        "auto-delete-writes",
+        role,
+        "s3:PutObject",
+        s3_object(env.bucket("raw"), "k"),
+        expected="deny",
+        description="the auto-delete provider cannot write data",
+    )
+
+
+def _crawler(env: Environment) -> None:
+    component = "crawler"
+    role = env.role("DataLake", "CuratedCrawlerRole")
+    schema = env.config.data_lake.curated_schema
+    table_name = schema.name if schema else "ingest_events"
+    database = f"{env.prefix}_curated".replace("-", "_")
+    curated = env.bucket("curated")
+    lake_key = env.key_arn("DataLakeKey")
+    glue = f"arn:{PARTITION}:glue:{env.region}:{env.account}"
+    env.service_request(
+        component,
+        "assume-role",
+        "glue.amazonaws.com",
+        "sts:AssumeRole",
+        role.arn,
+        expected="allow",
+        description="Glue assumes the crawler role",
+    )
+    for action, resource in (
+        ("glue:GetTable", f"{glue}:table/{database}/{table_name}"),
+        ("glue:GetDatabase", f"{glue}:database/{database}"),
+        ("glue:BatchCreatePartition", f"{glue}:table/{database}/{table_name}"),
+        ("glue:GetPartitions", f"{glue}:table/{database}/{table_name}"),
+    ):
+        env.role_request(
+            component,
+            action,
+            role,
+            action,
+            resource,
+            expected="allow",
+            description="the crawler reads the table and adds its partitions",
+        )
+    env.role_request(
+        component,
+        "list-prefix",
+        role,
+        "s3:ListBucket",
+        s3_bucket(curated),
+        expected="allow",
+        description="the crawler lists the table's prefix",
+        context={"s3:prefix": f"{table_name}/year=2026/"},
+    )
+    env.role_request(
+        component,
+        "read-data",
+        role,
+        "s3:GetObject",
+        s3_object(curated, f"{table_name}/year=2026/part.parquet"),
+        expected="allow",
+        description="the crawler reads the table's objects",
+    )
+    env.role_request(
+        component,
+        "decrypt-data",
+        role,
+        "kms:Decrypt",
+        lake_key,
+        expected="allow",
+        description="S3 decrypts the table's objects for the crawler",
+        context=kms_via_s3(env, curated),
+    )
+    env.role_request(
+        component,
+        "decrypt-catalog",
+        role,
+        "kms:Decrypt",
+        lake_key,
+        expected="allow",
+        description="Glue decrypts the encrypted catalog for the crawler",
+        context={"kms:ViaService": f"glue.{env.region}.amazonaws.com", "kms:CallerAccount": env.account},
+    )
+    group = f"/aws-glue/crawlers-role/{env.prefix}-curated-crawler-{env.prefix}-curated-crawler"
+    group_arn = env.log_group_arn(group)
+    crawler = f"{env.prefix}-curated"
+    for action, resource in (
+        ("logs:CreateLogGroup", f"{group_arn}:log-stream:"),
+        ("logs:AssociateKmsKey", f"{group_arn}:log-stream:"),
+        ("logs:CreateLogStream", f"{group_arn}:log-stream:{crawler}"),
+        ("logs:PutLogEvents", f"{group_arn}:log-stream:{crawler}"),
+    ):
+        env.role_request(
+            component,
+            action,
+            role,
+            action,
+            resource,
+            expected="allow",
+            description="the crawler writes its encrypted log group (Glue security configuration)",
+        )
+    raw = env.bucket("raw")
+    env.role_request(
+        component,
+        "read-raw",
+        role,
+        "s3:GetObject",
+        s3_object(raw, "events/x.parquet"),
+        expected="deny",
+        description="the crawler cannot read another zone",
+    )
+    env.role_request(
+        component,
+        "write-data",
+        role,
+        "s3:PutObject",
+        s3_object(curated, f"{table_name}/x"),
+        expected="deny",
+        description="the crawler cannot write data",
+    )
