@@ -20,6 +20,9 @@ DATA_ZONES: tuple[str, ...] = ("raw", "curated", "analytics", "models", "capture
 ACCESS_LOG_ZONE = "access-logs"
 # Zones with a Glue database (the catalog of what Athena can query).
 CATALOG_ZONES: tuple[str, ...] = ("raw", "curated", "analytics")
+# Storage classes whose objects Athena ignores (Athena User Guide, "Create tables in Athena"; restored objects are
+# readable only with a per-table property on Hive tables, "Query restored Amazon Glacier objects").
+ATHENA_SKIPS: frozenset[str] = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 
 # S3 general purpose bucket names: 3-63 characters, lowercase letters, digits, hyphens (dots are allowed by
 # S3 but break virtual-hosted-style TLS, so this platform does not use them).
@@ -132,6 +135,15 @@ def _step_field(prefix: str, storage_class: str) -> str:
 class BucketConfig(FrozenModel):
     """One data zone's bucket."""
 
+    allow_unqueryable_archive: bool = Field(
+        default=False,
+        description=(
+            "Zones that back a queried table (raw, curated, analytics) refuse lifecycle steps into Glacier Flexible "
+            "Retrieval or Deep Archive, whose objects Athena skips without an error. True accepts that old "
+            "partitions silently drop out of query results. Default: refused."
+        ),
+    )
+
     versioned: bool = Field(
         default=True,
         description="S3 versioning. Turning it off fails the compliance packs (S3BucketVersioningEnabled).",
@@ -225,12 +237,19 @@ class DataLakeConfig(FrozenModel):
 
     Zone defaults follow the seed lifecycle (Standard-IA after 60 days, Glacier after 180, noncurrent
     versions to Standard-IA after 30 then Deep Archive after 90, expired after 365; incomplete multipart
-    uploads aborted after 7 days). ``models`` and ``analytics`` do not go to Glacier: SageMaker must load
-    any model version without a restore, and Athena cannot read Glacier Flexible Retrieval objects.
+    uploads aborted after 7 days). ``raw`` and ``curated`` back queried tables, so their Glacier step is
+    Glacier Instant Retrieval (Athena skips Flexible Retrieval and Deep Archive objects without an error; the
+    config refuses those for the queried zones unless ``allow_unqueryable_archive``). ``models`` and
+    ``analytics`` do not go to Glacier: SageMaker must load any model version without a restore, and analytics
+    results stay queryable.
     """
 
-    raw: BucketConfig = BucketConfig()
-    curated: BucketConfig = BucketConfig()
+    # Queried zones tier to Glacier Instant Retrieval, which Athena reads ("Objects in the S3 Glacier Flexible
+    # Retrieval and S3 Glacier Deep Archive storage classes are ignored. As an alternative, you can use the Amazon
+    # S3 Glacier Instant Retrieval storage class, which is queryable by Athena", Athena User Guide, "Create tables
+    # in Athena", considerations and limitations).
+    raw: BucketConfig = BucketConfig(lifecycle=LifecycleConfig(glacier_storage_class="GLACIER_IR"))
+    curated: BucketConfig = BucketConfig(lifecycle=LifecycleConfig(glacier_storage_class="GLACIER_IR"))
     analytics: BucketConfig = BucketConfig(lifecycle=LifecycleConfig(glacier_after_days=None))
     models: BucketConfig = BucketConfig(lifecycle=LifecycleConfig(glacier_after_days=None))
     capture: BucketConfig = BucketConfig()
@@ -247,6 +266,23 @@ class DataLakeConfig(FrozenModel):
     )
     curated_crawler: CrawlerConfig = CrawlerConfig()
     athena: AthenaConfig = AthenaConfig()
+
+    @model_validator(mode="after")
+    def _queried_zones_stay_queryable(self) -> DataLakeConfig:
+        for zone in CATALOG_ZONES:
+            bucket = self.bucket(zone)
+            if bucket.allow_unqueryable_archive:
+                continue
+            archived = [(name, days) for name, days in bucket.lifecycle.current_steps() if name in ATHENA_SKIPS]
+            if archived:
+                storage_class, days = archived[0]
+                raise ValueError(
+                    f"{zone}.lifecycle: current versions move to {storage_class} after {days} days, and Athena skips "
+                    f"objects in {storage_class} without an error while the {zone} zone backs a queried table; use "
+                    f"glacier_storage_class GLACIER_IR (and no deep_archive_after_days), or set "
+                    f"{zone}.allow_unqueryable_archive: true to accept that old partitions drop out of queries"
+                )
+        return self
 
     def bucket(self, zone: str) -> BucketConfig:
         """The config of a data zone (``raw``, ``curated``, ...)."""
@@ -307,18 +343,38 @@ class _LakeEnvironment(Protocol):
 
 
 def catalog_encryption_owner_problems(environments: Sequence[_LakeEnvironment]) -> list[str]:
-    """At most one environment per (account, region) may own the Data Catalog encryption settings.
+    """Exactly one owner of the Data Catalog encryption settings per account and region.
 
-    Environments without an account cannot be compared; they are assumed to deploy to different accounts.
+    ``AWS::Glue::DataCatalogEncryptionSettings`` is one setting per account and region ("Each AWS account has
+    one AWS Glue Data Catalog per AWS region", AWS Glue concepts; "You can turn on or turn off encryption
+    settings for the entire Data Catalog", Encrypting your Data Catalog): two owners in one account would
+    re-key each other's catalog on every deploy and break the other environment's Firehose conversion. So two
+    owners in one region must each declare an account, and the accounts must differ; an environment without
+    an account may own it only when it is the only owner in its region.
     """
-    owners: dict[tuple[str, str], list[str]] = {}
+    by_region: dict[str, list[_LakeEnvironment]] = {}
     for env in environments:
-        if env.account is not None and env.data_lake.catalog_encryption:
-            owners.setdefault((env.account, env.region), []).append(env.name)
-    return [
-        f"environments {', '.join(map(repr, names))}: field 'data_lake.catalog_encryption': value True in more than "
-        f"one environment of account {account} in {region}; the Glue Data Catalog encryption settings are one per "
-        "account and region, so set catalog_encryption=False in all but one of them"
-        for (account, region), names in sorted(owners.items())
-        if len(names) > 1
-    ]
+        if env.data_lake.catalog_encryption:
+            by_region.setdefault(env.region, []).append(env)
+    problems = []
+    for region, owners in sorted(by_region.items()):
+        if len(owners) < 2:
+            continue
+        names = ", ".join(repr(env.name) for env in owners)
+        unnamed = [env.name for env in owners if env.account is None]
+        accounts = [env.account for env in owners if env.account is not None]
+        if unnamed:
+            problems.append(
+                f"environments {names}: field 'data_lake.catalog_encryption': value True in more than one "
+                f"environment of region {region} while {', '.join(map(repr, unnamed))} declares no account, so they "
+                "may share an account whose Glue Data Catalog encryption settings (one per account and region) each "
+                "would overwrite: declare each environment's account, or set catalog_encryption=False in all but one"
+            )
+        elif len(set(accounts)) < len(accounts):
+            shared = sorted({a for a in accounts if accounts.count(a) > 1})
+            problems.append(
+                f"environments {names}: field 'data_lake.catalog_encryption': value True in more than one "
+                f"environment of account {', '.join(shared)} in {region}; the Glue Data Catalog encryption settings "
+                "are one per account and region, so set catalog_encryption=False in all but one of them"
+            )
+    return problems

@@ -108,7 +108,12 @@ class EnvironmentConfig(FrozenModel):
         # Endpoint rules that depend on the stage and region (declared before `inference`, so known here).
         if {"name", "stage", "region", "tags"} <= info.data.keys():
             prefix = f"{info.data['tags'].project}-{info.data['name']}"
-            value.check_environment(stage=info.data["stage"], region=info.data["region"], name_prefix=prefix)
+            value.check_environment(
+                stage=info.data["stage"],
+                region=info.data["region"],
+                account=info.data.get("account"),
+                name_prefix=prefix,
+            )
         return value
 
     @model_validator(mode="after")

@@ -16,46 +16,58 @@ from platform_config.data_lake import catalog_encryption_owner_problems
 from platform_config.environment import EnvironmentConfig
 from platform_config.errors import ConfigError, build
 
-# SageMaker endpoints (platform_config/inference.py, docs/inference.md). Images come from the account's own
-# ECR repositories; model data is a key in the environment's models bucket. Ship a new model version by
-# changing the image tag and/or model_data_key: the endpoint updates through its deployment guardrail.
+# Placeholder account ids: replace them with your own. Each environment declares its account, so the Glue Data
+# Catalog encryption settings (one per account and region) have exactly one owner each, and `cdk deploy` refuses
+# credentials of any other account.
+_DEV_ACCOUNT = "111111111111"
+_PROD_ACCOUNT = "222222222222"
+
+# SageMaker endpoints (platform_config/inference.py, docs/inference.md). Images come from the environment's own
+# ECR repositories; model data is a key in the environment's models bucket (<model>/<version>/...). Ship a new
+# model version by changing the image tag and/or model_data_key: the endpoint updates through its deployment
+# guardrail.
 _CHURN_DEV = {
     "name": "churn",
-    "image_uri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/churn-model:1.4.0",
+    "image_uri": f"{_DEV_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/churn-model:1.4.0",
     "model_data_key": "churn/1.4.0/model.tar.gz",
     "environment": {"MODEL_VERSION": "1.4.0"},
     "instance_type": "ml.m5.large",
+    # The model takes CSV rows: captured as CSV text, which Model Monitor's analyzer reads.
+    "data_capture": {"csv_content_types": ["text/csv"]},
     "initial_instance_count": 2,  # a canary needs a second instance
     "deployment": {"type": "canary", "canary_size": {"instances": 1}, "wait_interval_seconds": 300,
                    "termination_wait_seconds": 120, "maximum_execution_timeout_seconds": 1800},
 }  # fmt: skip
 _CHURN_PROD = {
     **_CHURN_DEV,
+    "image_uri": f"{_PROD_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/churn-model:1.4.0",
     "instance_type": "ml.m5.xlarge",
     "initial_instance_count": 4,
     "deployment": {"type": "linear", "linear_step_size": {"percent": 25}, "wait_interval_seconds": 300,
                    "termination_wait_seconds": 600, "maximum_execution_timeout_seconds": 3600},
     "rollback_alarms": {"error_5xx_rate_percent": 1.0, "p99_model_latency_ms": 500, "error_4xx_rate_percent": 5.0},
-    "autoscaling": {"min_instances": 4, "max_instances": 8, "target_invocations_per_instance": 750},
-    "data_capture": {"sampling_percent": 20},
+    "autoscaling": {"registered_instance_type": "ml.m5.xlarge", "min_instances": 4, "max_instances": 8,
+                    "target_invocations_per_instance": 750},
+    "data_capture": {"sampling_percent": 20, "csv_content_types": ["text/csv"]},
     "model_monitor": {"baseline_statistics_key": "churn/1.4.0/baseline/statistics.json",
                       "baseline_constraints_key": "churn/1.4.0/baseline/constraints.json"},
 }  # fmt: skip
 _RECOMMENDER_PROD = {
     "name": "recommender",
-    "image_uri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/recommender:2.0.3",
+    "image_uri": f"{_PROD_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/recommender:2.0.3",
     "model_data_key": "recommender/2.0.3/model.tar.gz",
     "instance_type": "ml.g4dn.xlarge",  # local NVMe: no KMS volume key (the hardware encrypts it)
     "initial_instance_count": 2,
     "deployment": {"type": "canary", "canary_size": {"percent": 50}, "wait_interval_seconds": 600,
                    "termination_wait_seconds": 300, "maximum_execution_timeout_seconds": 2400},
-    "data_capture": {"sampling_percent": 10, "capture_response": False},
+    "data_capture": {"sampling_percent": 10, "capture_response": False, "json_content_types": ["application/json"]},
 }  # fmt: skip
 
 ENVIRONMENTS: tuple[Mapping[str, Any], ...] = (
     {
         "name": "dev",
         "stage": "dev",
+        "account": _DEV_ACCOUNT,
         "region": "eu-west-1",
         "tags": {"owner": "ml-platform-team", "cost_center": "cc-1234"},
         "allow_destroy": True,
@@ -64,6 +76,7 @@ ENVIRONMENTS: tuple[Mapping[str, Any], ...] = (
     {
         "name": "prod",
         "stage": "prod",
+        "account": _PROD_ACCOUNT,
         "region": "eu-west-1",
         "tags": {"owner": "ml-platform-team", "cost_center": "cc-1234"},
         "security": {"alarm_emails": ["ml-platform-oncall@example.com"]},

@@ -59,6 +59,11 @@ MAX_ENDPOINTS_PER_STACK_GROUP = 7
 _STACK_GROUP = r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$"
 
 
+def inference_stack_id(group: str) -> str:
+    """The stack id of a stack group: ``Inference`` for the default group, ``Inference-<group>`` otherwise."""
+    return "Inference" if group == DEFAULT_STACK_GROUP else f"Inference-{group}"
+
+
 class CapacitySize(FrozenModel):
     """A step of a deployment: a number of instances or a percentage of the variant's fleet."""
 
@@ -173,8 +178,19 @@ class OperationalAlarms(FrozenModel):
 
 
 class Autoscaling(FrozenModel):
-    """Target tracking on the variant's instance count."""
+    """Target tracking on the variant's instance count.
 
+    ``registered_instance_type`` guards the one change SageMaker refuses on a scaled variant: "If the update
+    would change the instance type for any model that is a target for auto scaling, the update fails ... Before
+    you update the endpoint, delete any scaling policies configured for it and deregister the variant as a
+    scalable target" (SageMaker developer guide, "Update or delete endpoints that use auto scaling"). It must equal
+    the endpoint's ``instance_type``; the error on a mismatch gives the three deployments that change the type
+    safely (docs/inference.md, "Change the instance type of an autoscaled endpoint").
+    """
+
+    registered_instance_type: str = Field(
+        description="The instance type the variant is registered with for autoscaling; must equal instance_type."
+    )
     min_instances: int = Field(ge=0)
     max_instances: int = Field(ge=1)
     target_invocations_per_instance: int | None = Field(
@@ -187,20 +203,46 @@ class Autoscaling(FrozenModel):
     scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600)
 
 
+# CaptureContentTypeHeader.CsvContentTypes / JsonContentTypes: 1-10 items, each a MIME type of at most 256
+# characters, pattern ^[a-zA-Z0-9](-*[a-zA-Z0-9])*\/[a-zA-Z0-9](-*[a-zA-Z0-9.])* (SageMaker API reference).
+_CONTENT_TYPE = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*\/[a-zA-Z0-9](-*[a-zA-Z0-9.])*$"
+MAX_CAPTURE_CONTENT_TYPES = 10
+
+
 class DataCapture(FrozenModel):
-    """Capture of requests/responses to the capture bucket, encrypted with the ML key."""
+    """Capture of requests/responses to the capture bucket, encrypted with the ML key.
+
+    ``csv_content_types`` / ``json_content_types`` name the request content types the endpoint accepts; SageMaker
+    captures those payloads as CSV or JSON text and base64-encodes any other ("If no headers are specified Amazon
+    SageMaker AI will by default base64 encode when capturing the data", API reference, CaptureContentTypeHeader).
+    Model Monitor's built-in analyzer reads CSV and flat JSON only, so a monitored endpoint must declare one.
+    """
 
     enabled: bool = True
     # DataCaptureConfig.InitialSamplingPercentage: 0-100; 0 captures nothing, so the platform wants >= 1.
     sampling_percent: int = Field(default=100, ge=1, le=100)
     capture_request: bool = True
     capture_response: bool = True
+    csv_content_types: tuple[Annotated[str, Field(pattern=_CONTENT_TYPE, max_length=256)], ...] = Field(
+        default=(), max_length=MAX_CAPTURE_CONTENT_TYPES, description="e.g. ('text/csv',). Default: none."
+    )
+    json_content_types: tuple[Annotated[str, Field(pattern=_CONTENT_TYPE, max_length=256)], ...] = Field(
+        default=(), max_length=MAX_CAPTURE_CONTENT_TYPES, description="e.g. ('application/json',). Default: none."
+    )
 
     @model_validator(mode="after")
     def _something_captured(self) -> DataCapture:
         if self.enabled and not (self.capture_request or self.capture_response):
             raise ValueError("data capture is enabled but captures neither requests nor responses")
+        both = sorted(set(self.csv_content_types) & set(self.json_content_types))
+        if both:
+            raise ValueError(f"content type {both[0]!r} is declared both as CSV and as JSON")
         return self
+
+    @property
+    def readable_by_model_monitor(self) -> bool:
+        """Captured requests are CSV or JSON text, the formats Model Monitor's built-in analyzer reads."""
+        return self.enabled and self.capture_request and bool(self.csv_content_types or self.json_content_types)
 
 
 class ServerlessVariant(FrozenModel):
@@ -240,8 +282,10 @@ class ServerlessVariant(FrozenModel):
 
 
 class AsyncInference(FrozenModel):
-    """Asynchronous inference: requests queued, results written to the capture bucket."""
+    """Asynchronous inference: clients upload payloads under ``<endpoint>/<input_prefix>/`` of the capture
+    bucket (the execution role reads only there), results are written to the capture bucket."""
 
+    input_prefix: str = Field(default="async/input", pattern=_S3_KEY.pattern)
     output_prefix: str = Field(default="async/output", pattern=_S3_KEY.pattern)
     failure_prefix: str = Field(default="async/failure", pattern=_S3_KEY.pattern)
     max_concurrent_invocations_per_instance: int | None = Field(default=None, ge=1, le=1000)
@@ -320,6 +364,12 @@ class InferenceEndpoint(FrozenModel):
     def _model_key(cls, value: str | None) -> str | None:
         if value is not None and (not _S3_KEY.match(value) or not value.endswith(".tar.gz")):
             raise ValueError("must be a key in the models bucket (no leading '/') ending in .tar.gz")
+        if value is not None and value.count("/") < 2:
+            # The execution role reads every version under <model>/ (a rollback launches the previous one).
+            raise ValueError(
+                "must be <model>/<version>/<file>.tar.gz: the endpoint may read every version under <model>/, "
+                "which a rollback to the previous version needs"
+            )
         return value
 
     @field_validator("external_model_data_url")
@@ -431,6 +481,14 @@ class InferenceEndpoint(FrozenModel):
                     f"autoscaling.min_instances {scaling.min_instances}: must be at least {floor} "
                     "(only asynchronous endpoints can scale to zero)"
                 )
+            if scaling.registered_instance_type != self.instance_type:
+                raise ValueError(
+                    f"instance_type {self.instance_type}: differs from autoscaling.registered_instance_type "
+                    f"{scaling.registered_instance_type}; SageMaker refuses to change the instance type of a variant "
+                    "registered for autoscaling, so deploy three times: (1) set autoscaling to null, (2) change "
+                    "instance_type, (3) restore autoscaling with registered_instance_type equal to it "
+                    "(docs/inference.md)"
+                )
             if not scaling.min_instances <= self.initial_instance_count <= scaling.max_instances:
                 raise ValueError(
                     f"autoscaling: min {scaling.min_instances} <= initial_instance_count "
@@ -523,10 +581,11 @@ class InferenceEndpoint(FrozenModel):
                 raise ValueError("autoscaling: serverless variants scale themselves (max_concurrency)")
             if self.async_inference is not None:
                 raise ValueError("async_inference: asynchronous inference needs an instance-based variant")
-        if self.model_monitor is not None and not (self.data_capture.enabled and self.data_capture.capture_request):
+        if self.model_monitor is not None and not self.data_capture.readable_by_model_monitor:
             raise ValueError(
-                "model_monitor: data-quality monitoring analyses captured requests; enable data_capture with "
-                "capture_request"
+                "model_monitor: Model Monitor's analyzer reads captured requests as CSV or flat JSON only; enable "
+                "data_capture with capture_request and declare csv_content_types or json_content_types (without "
+                "them SageMaker captures payloads base64-encoded)"
             )
 
 
@@ -609,7 +668,9 @@ class InferenceConfig(FrozenModel):
         """The endpoints of one stack group, in declaration order."""
         return tuple(endpoint for endpoint in self.endpoints if endpoint.stack_group == group)
 
-    def check_environment(self, *, stage: str, region: str, name_prefix: str) -> InferenceConfig:
+    def check_environment(
+        self, *, stage: str, region: str, name_prefix: str, account: str | None = None
+    ) -> InferenceConfig:
         """Rules that depend on the environment. Raises ``ValueError`` naming endpoint, field and rule."""
         for endpoint in self.endpoints:
             where = f"endpoint {endpoint.name!r}"
@@ -638,6 +699,14 @@ class InferenceConfig(FrozenModel):
                 raise ValueError(
                     f"{where}: field 'image_uri': the image is in region {endpoint.image_region!r} but the "
                     f"environment deploys to {region!r}; the ECR image must be in the endpoint's region"
+                )
+            # Platform rule: images come from the environment's own ECR registry, which its execution role may pull
+            # from with its identity policy alone; a registry in another account would also need a repository
+            # policy there, which this app does not manage.
+            if account is not None and endpoint.image_account != account:
+                raise ValueError(
+                    f"{where}: field 'image_uri': the image is in account {endpoint.image_account} but the "
+                    f"environment deploys to account {account}; push the image to the environment's own ECR registry"
                 )
             if endpoint.model_monitor is not None and region not in MODEL_MONITOR_REGISTRY_ACCOUNTS:
                 raise ValueError(

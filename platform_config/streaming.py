@@ -95,9 +95,6 @@ class StreamingConfig(FrozenModel):
     lambda_reserved_concurrency: int = Field(
         default=10, ge=1, le=1000, description="Reserved (and maximum) concurrency of the transform. Default: 10."
     )
-    powertools_layer_version: int = Field(
-        default=27, ge=1, description="Version of the public Powertools for AWS Lambda (Python) v3 layer."
-    )
     alarms: StreamingAlarmThresholds = StreamingAlarmThresholds()
 
     @model_validator(mode="after")

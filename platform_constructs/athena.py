@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from platform_constructs.glue_catalog import TableRef
+from platform_constructs.data_lake import TableRef
 from platform_constructs.schema import EventSchema
 
 ENGINE_VERSION = "Athena engine version 3"

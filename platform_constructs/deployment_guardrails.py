@@ -9,7 +9,6 @@ resolve to alarms in the same template.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -129,10 +128,20 @@ class RollbackAlarmThresholds:
 
 
 class DeploymentGuardrails(Construct):
-    """Rollback alarms on one endpoint variant and the endpoint's ``DeploymentConfig`` that names them.
+    """Rollback alarms on the new fleet of one endpoint variant and the endpoint's ``DeploymentConfig`` that
+    names them.
 
-    The alarms also notify ``alarm_topic`` (a rollback is never silent) and treat missing data as not
-    breaching: no traffic during a bake is not a reason to roll back.
+    The alarms watch the endpoint configuration being deployed (the ``EndpointConfigName`` dimension), not the
+    endpoint as a whole: on both fleets, the old fleet dilutes a bad new model during a canary or linear step and
+    an error rate the old fleet already has aborts every deployment ("Invocation errors coming from both the old
+    fleet and new fleet contribute to the average error rate"; "CloudWatch publishes the metrics with the
+    dimension EndpointConfigName:{New-Ep-Config} after the new fleet starts receiving traffic, and these metrics
+    last even after the deployment is complete", SageMaker developer guide, Auto-Rollback Configuration and
+    Monitoring). The guide's new-fleet example uses ModelLatency; that the invocation and error counts carry the
+    dimension too is unverified (the metrics page lists EndpointName and VariantName only). Until the new fleet
+    takes traffic there is no data, which the alarms treat as not breaching.
+
+    The alarms also notify ``alarm_topic`` (a rollback is never silent).
     """
 
     def __init__(
@@ -142,6 +151,7 @@ class DeploymentGuardrails(Construct):
         *,
         endpoint_name: str,
         variant_name: str,
+        endpoint_config_name: str,
         policy: DeploymentPolicy,
         thresholds: RollbackAlarmThresholds,
         alarm_topic: sns.ITopic,
@@ -149,18 +159,26 @@ class DeploymentGuardrails(Construct):
         """
         :param endpoint_name: the endpoint's (stable) name; alarm names are ``<endpoint_name>-rollback-*``.
         :param variant_name: the production variant the alarms watch.
+        :param endpoint_config_name: the endpoint configuration being deployed (the new fleet), usually
+            ``CfnEndpointConfig.attr_endpoint_config_name``.
         :param policy: blue/green or rolling.
         :param thresholds: which rollback alarms exist and when they fire.
         :param alarm_topic: notified when a rollback alarm changes to ALARM and back to OK.
         """
         super().__init__(scope, construct_id)
         self.policy = policy
-        dimensions = {"EndpointName": endpoint_name, "VariantName": variant_name}
+        dimensions = {
+            "EndpointName": endpoint_name,
+            "VariantName": variant_name,
+            "EndpointConfigName": endpoint_config_name,
+        }
         period = Duration.seconds(thresholds.period_seconds)
         self.alarms: list[cloudwatch.Alarm] = []
+        self._alarm_names: list[str] = []
         what_to_do = (
-            "SageMaker rolls back a running deployment when this alarm fires. If no deployment is running, "
-            "check the endpoint's CloudWatch logs and the last model change; see docs/inference.md."
+            "SageMaker rolls back a running deployment when this alarm fires. If no deployment is running, the "
+            "live configuration misbehaves: check the endpoint's CloudWatch logs and the last model change; see "
+            "docs/inference.md#when-a-rollback-alarm-fires."
         )
         if thresholds.error_5xx_rate_percent is not None:
             self._add(
@@ -169,8 +187,8 @@ class DeploymentGuardrails(Construct):
                 metric=error_rate(dimensions, "Invocation5XXErrors", period),
                 threshold=thresholds.error_5xx_rate_percent,
                 description=(
-                    f"Rollback guard: 5XX errors above {thresholds.error_5xx_rate_percent} % of invocations on "
-                    f"{endpoint_name}/{variant_name}. {what_to_do}"
+                    f"Rollback guard: 5XX errors above {thresholds.error_5xx_rate_percent} % of the new fleet's "
+                    f"invocations on {endpoint_name}/{variant_name}. {what_to_do}"
                 ),
                 thresholds=thresholds,
                 topic=alarm_topic,
@@ -188,8 +206,8 @@ class DeploymentGuardrails(Construct):
                 ),
                 threshold=thresholds.p99_model_latency_ms * 1000,
                 description=(
-                    f"Rollback guard: p99 ModelLatency above {thresholds.p99_model_latency_ms} ms on "
-                    f"{endpoint_name}/{variant_name}. {what_to_do}"
+                    f"Rollback guard: p99 ModelLatency of the new fleet above {thresholds.p99_model_latency_ms} ms "
+                    f"on {endpoint_name}/{variant_name}. {what_to_do}"
                 ),
                 thresholds=thresholds,
                 topic=alarm_topic,
@@ -201,8 +219,9 @@ class DeploymentGuardrails(Construct):
                 metric=error_rate(dimensions, "Invocation4XXErrors", period),
                 threshold=thresholds.error_4xx_rate_percent,
                 description=(
-                    f"Rollback guard: 4XX errors above {thresholds.error_4xx_rate_percent} % of invocations on "
-                    f"{endpoint_name}/{variant_name} (the new model rejects requests the old one accepted). "
+                    f"Rollback guard: 4XX errors above {thresholds.error_4xx_rate_percent} % of the new fleet's "
+                    f"invocations on {endpoint_name}/{variant_name} (the new model rejects requests the old one "
+                    "accepted). "
                     f"{what_to_do}"
                 ),
                 thresholds=thresholds,
@@ -227,6 +246,7 @@ class DeploymentGuardrails(Construct):
         thresholds: RollbackAlarmThresholds,
         topic: sns.ITopic,
     ) -> None:
+        self._alarm_names.append(alarm_name)
         alarm = notifying_alarm(
             self,
             construct_id,
@@ -261,8 +281,9 @@ class DeploymentGuardrails(Construct):
         )
 
     @property
-    def alarm_arns(self) -> Sequence[str]:
-        return [alarm.alarm_arn for alarm in self.alarms]
+    def alarm_names(self) -> list[str]:
+        """The rollback alarms' physical names (fixed, so a policy can name them without a reference)."""
+        return list(self._alarm_names)
 
 
 def error_rate(dimensions: dict[str, str], error_metric: str, period: Duration) -> cloudwatch.MathExpression:

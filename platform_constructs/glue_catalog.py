@@ -9,7 +9,6 @@ transform Lambda use.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Aws, RemovalPolicy, Stack
 from aws_cdk import aws_glue as glue
@@ -19,7 +18,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from platform_constructs.compliance import acknowledge
+from platform_constructs.compliance import acknowledge, acknowledge_resource_wildcards
+from platform_constructs.data_lake import TableRef, object_read_statements
 from platform_constructs.log_retention import retention
 from platform_constructs.schema import EventSchema
 
@@ -48,37 +48,6 @@ def catalog_database(
     )
     database.apply_removal_policy(removal_policy)
     return database
-
-
-@dataclass(frozen=True)
-class TableRef:
-    """Names and ARNs of a catalog table, for consumers that need them (e.g. Firehose's schema
-    configuration, IAM policies) without typing ARNs by hand."""
-
-    catalog_id: str
-    database_name: str
-    table_name: str
-    region: str
-    partition: str
-    location: str
-    """``s3://bucket/prefix/`` of the table's data."""
-
-    @property
-    def catalog_arn(self) -> str:
-        return f"arn:{self.partition}:glue:{self.region}:{self.catalog_id}:catalog"
-
-    @property
-    def database_arn(self) -> str:
-        return f"arn:{self.partition}:glue:{self.region}:{self.catalog_id}:database/{self.database_name}"
-
-    @property
-    def table_arn(self) -> str:
-        return f"arn:{self.partition}:glue:{self.region}:{self.catalog_id}:table/{self.database_name}/{self.table_name}"
-
-    @property
-    def arns(self) -> list[str]:
-        """Catalog, database and table: the resources a Glue table read is authorized against."""
-        return [self.catalog_arn, self.database_arn, self.table_arn]
 
 
 class EventTable(Construct):
@@ -287,51 +256,34 @@ class PartitionCrawler(Construct):
                 resources=ref.arns,
             )
         )
+        # Read (and list) only the table's prefix, decrypting via S3 (one helper for every S3 + KMS grant).
+        statements.extend(object_read_statements(sid="TableData", bucket=bucket, keys=[data_key], prefixes=[prefix]))
+        # Read and write the encrypted catalog with the data key, via Glue.
         statements.append(
             iam.PolicyStatement(
-                sid="ListTheTablePrefix",
-                actions=["s3:ListBucket"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}},
-            )
-        )
-        statements.append(
-            iam.PolicyStatement(
-                sid="ReadTheTableData", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{prefix}*")]
-            )
-        )
-        # Decrypt the data (via S3) and read/write the encrypted catalog (via Glue) with the data key.
-        statements.append(
-            iam.PolicyStatement(
-                sid="UseTheDataKeyViaS3AndGlue",
+                sid="UseTheCatalogKeyViaGlue",
                 actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
                 resources=[data_key.key_arn],
-                conditions={
-                    "StringEquals": {
-                        "kms:ViaService": [f"s3.{stack.region}.amazonaws.com", f"glue.{stack.region}.amazonaws.com"]
-                    }
-                },
+                conditions={"StringEquals": {"kms:ViaService": f"glue.{stack.region}.amazonaws.com"}},
             )
         )
-        log_group_arn = stack.format_arn(
+        # CloudWatch Logs authorizes every action on a group's streams (and CreateLogGroup, AssociateKmsKey) against
+        # the group ARN with a trailing ":*"; the bare ARN matches only the tagging actions ("Use the second version,
+        # with the trailing :*, ... for all other API actions", CloudWatch Logs User Guide, "Overview of managing
+        # access permissions to your CloudWatch Logs resources"; LogGroup API reference). The "*" after
+        # crawlers-role/ admits a role path in the group name, which Glue includes (unverified: the name is not in
+        # the Glue guide, see log_group_name above).
+        log_groups = stack.format_arn(
             service="logs",
             resource="log-group",
-            resource_name=self.log_group_name,
+            resource_name=f"/aws-glue/crawlers-role/*{role_name}-{security_configuration_name}:*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         statements.append(
             iam.PolicyStatement(
                 sid="WriteTheEncryptedLogGroup",
-                actions=["logs:CreateLogGroup", "logs:AssociateKmsKey", "logs:CreateLogStream"],
-                resources=[log_group_arn],
-            )
-        )
-        statements.append(
-            iam.PolicyStatement(
-                sid="WriteTheCrawlerLogStream",
-                actions=["logs:PutLogEvents"],
-                # The crawler's log stream is named after the crawler.
-                resources=[f"{log_group_arn}:log-stream:{name}"],
+                actions=["logs:CreateLogGroup", "logs:AssociateKmsKey", "logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_groups],
             )
         )
         # The Glue guide asks that the roles passed to crawlers may use the CloudWatch Logs key.
@@ -363,6 +315,13 @@ class PartitionCrawler(Construct):
             f"AwsSolutions-IAM5[Resource::<{bucket_logical_id}.Arn>/{prefix}*]",
             "The crawler must read every data object under the table's own prefix; object keys are created by "
             "the writers (partition paths, file names), so object-level access can only be granted by prefix.",
+        )
+        acknowledge_resource_wildcards(
+            self.policy,
+            suffixes=[f"{role_name}-{security_configuration_name}:*"],
+            reason="Glue names the crawler's log streams itself; CloudWatch Logs authorizes stream writes, "
+            "CreateLogGroup and AssociateKmsKey against the group ARN ending in ':*', and the group name may carry "
+            "the role path.",
         )
         self.crawler = glue.CfnCrawler(
             self,

@@ -21,8 +21,8 @@ class KeyPurpose:
     """Grant CloudWatch Logs in this region, limited by the ``aws:logs:arn`` encryption context to log
     groups of this account and region. Default: no grant."""
     alarm_publishers: bool = False
-    """Grant CloudWatch alarms and EventBridge the data-key use needed to publish to an encrypted SNS
-    topic, and SNS the same to redrive into an encrypted dead-letter queue. Default: no grant."""
+    """Grant CloudWatch alarms (this account) and EventBridge the data-key use needed to publish to an encrypted
+    SNS topic, and SNS (this account) the same to redrive into an encrypted dead-letter queue. Default: no grant."""
 
 
 class PlatformKey(Construct):
@@ -76,17 +76,31 @@ class PlatformKey(Construct):
                 )
             )
         if purpose.alarm_publishers:
+            # CloudWatch alarms publishing to the encrypted topic, and SNS moving undeliverable notifications to
+            # an encrypted dead-letter queue, for this account ("Add the aws:SourceAccount and aws:SourceArn
+            # condition keys to the AWS KMS resource policy", SNS Developer Guide, "Key management").
             self.key.add_to_resource_policy(
                 iam.PolicyStatement(
-                    sid="AllowAlarmPublishersToUseDataKeys",
+                    sid="AllowAlarmPublishersOfThisAccountToUseDataKeys",
                     principals=[
                         iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                        iam.ServicePrincipal("events.amazonaws.com"),
-                        # SNS itself, to move undeliverable notifications to an encrypted dead-letter queue.
                         iam.ServicePrincipal("sns.amazonaws.com"),
                     ],
                     actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                     resources=["*"],
                     conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+                )
+            )
+            # EventBridge publishing to the encrypted topic (and writing its encrypted dead-letter queues), without a
+            # condition: "Adding the aws:SourceAccount and aws:SourceArn to a AWS KMS policy is not supported for
+            # EventBridge-to-encrypted topics" (SNS Developer Guide, "Key management"); a condition here stops every
+            # event (seen in awslabs/landing-zone-accelerator-on-aws issue 407). Only rules of this account act
+            # through the service principal (rules of other accounts deliver through their own execution role).
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowEventBridgeRulesToUseDataKeys",
+                    principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    resources=["*"],
                 )
             )

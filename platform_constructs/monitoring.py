@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from platform_constructs.alarm_topic import AlarmTopicTarget
 
 
 @dataclass(frozen=True)
@@ -95,9 +95,7 @@ class GlueFailureEvents(Construct):
         :param crawler_names: crawlers to watch. Default: none, and no crawler rule.
         """
         super().__init__(scope, construct_id)
-        target = targets.SnsTopic(
-            topic, dead_letter_queue=dead_letter_queue, max_event_age=Duration.hours(24), retry_attempts=185
-        )
+        target = AlarmTopicTarget(topic, dead_letter_queue=dead_letter_queue)
         self.rules: list[events.Rule] = []
         if crawler_names:
             self.rules.append(

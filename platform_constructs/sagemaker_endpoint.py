@@ -15,8 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-import jsii
-from aws_cdk import ArnFormat, Duration, Names, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
@@ -30,8 +29,10 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from platform_constructs.alarm_topic import AlarmTopicTarget
 from platform_constructs.alarms import notifying_alarm
 from platform_constructs.compliance import acknowledge, acknowledge_resource_wildcards
+from platform_constructs.data_lake import kms_statement, object_read_statements, object_write_statements
 from platform_constructs.deployment_guardrails import (
     SAGEMAKER_NAMESPACE,
     DeploymentGuardrails,
@@ -93,12 +94,14 @@ class ServerlessOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class AsyncInferenceOptions:
-    """Asynchronous inference. Results go under ``<capture prefix>/<output_prefix>`` in the capture bucket.
+    """Asynchronous inference. Clients upload request payloads under ``<capture prefix>/<input_prefix>``, results
+    go under ``<capture prefix>/<output_prefix>`` (failures ``<failure_prefix>``) in the capture bucket.
 
     ``success_topic`` / ``error_topic``: notified per request; ``topic_keys``: KMS keys of those topics
     (the execution role publishes, so it needs their data keys). Default: no notifications.
     """
 
+    input_prefix: str = "async/input"
     output_prefix: str = "async/output"
     failure_prefix: str = "async/failure"
     max_concurrent_invocations_per_instance: int | None = None
@@ -125,11 +128,23 @@ class AutoscalingOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class DataCaptureOptions:
-    """Capture to ``s3://<capture bucket>/<endpoint name>/data-capture``, encrypted with ``capture_key``."""
+    """Capture to ``s3://<capture bucket>/<endpoint name>/data-capture``, encrypted with ``capture_key``.
+
+    ``csv_content_types`` / ``json_content_types``: request content types captured as CSV or JSON text
+    (CaptureContentTypeHeader). Default: none, and SageMaker base64-encodes every payload, which Model Monitor's
+    built-in analyzer (CSV and flat JSON only) cannot read.
+    """
 
     sampling_percent: int = 100
     capture_request: bool = True
     capture_response: bool = True
+    csv_content_types: Sequence[str] = ()
+    json_content_types: Sequence[str] = ()
+
+    @property
+    def readable_by_model_monitor(self) -> bool:
+        """Captured requests are CSV or JSON text (not base64), the formats the built-in analyzer reads."""
+        return self.capture_request and bool(self.csv_content_types or self.json_content_types)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,6 +214,7 @@ class SageMakerEndpoint(Construct):
         log_retention_days: int,
         log_removal_policy: RemovalPolicy,
         models_bucket_key: kms.IKey | None = None,
+        capture_bucket_key: kms.IKey | None = None,
         variant_name: str = "AllTraffic",
         instance_type: str | None = None,
         initial_instance_count: int | None = None,
@@ -216,7 +232,8 @@ class SageMakerEndpoint(Construct):
         :param image_uri: private ECR image of the account (``<acct>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>``);
             the role may pull only that repository.
         :param models_bucket: the bucket the model artifact is read from.
-        :param model_data_key: the artifact's key in ``models_bucket``; the role may read exactly that object.
+        :param model_data_key: the artifact's key in ``models_bucket``, ``<model>/<version>/...``; the role may read
+            every version under ``<model>/`` (a rollback launches the previous version).
         :param external_model_data_url: instead of ``model_data_key``, an ``s3://`` URL outside the bucket.
         :param deployment: blue/green or rolling policy of every update.
         :param rollback_alarms: the alarms SageMaker watches while it bakes.
@@ -234,6 +251,8 @@ class SageMakerEndpoint(Construct):
         :param log_removal_policy: what happens to the log group when the endpoint is removed.
         :param models_bucket_key: the key ``models_bucket`` encrypts with; the role may decrypt with it.
             Default: none (no decrypt permission).
+        :param capture_bucket_key: the capture bucket's default key (asynchronous inputs uploaded without an
+            encryption header use it); the role may decrypt inputs with it. Default: none (only ``capture_key``).
         :param variant_name: the production variant's name; keep it stable (guardrails need the same name).
         :param instance_type: ``ml.*`` instance type; required unless ``serverless``.
         :param initial_instance_count: instances at creation; required unless ``serverless``.
@@ -253,8 +272,11 @@ class SageMakerEndpoint(Construct):
             raise ValueError(f"{endpoint_name}: give exactly one of model_data_key or external_model_data_url")
         if (serverless is None) == (instance_type is None or initial_instance_count is None):
             raise ValueError(f"{endpoint_name}: give instance_type and initial_instance_count, or serverless")
-        if data_quality_monitor is not None and data_capture is None:
-            raise ValueError(f"{endpoint_name}: the data-quality monitor analyses captured data; enable data_capture")
+        if data_quality_monitor is not None and (data_capture is None or not data_capture.readable_by_model_monitor):
+            raise ValueError(
+                f"{endpoint_name}: the data-quality monitor analyses captured requests as CSV or JSON; enable "
+                "data_capture of requests with csv_content_types or json_content_types (else they are base64)"
+            )
         image = _ECR_IMAGE.match(image_uri)
         if not image:
             raise ValueError(f"{endpoint_name}: {image_uri!r} is not a private ECR image URI with a tag or digest")
@@ -282,17 +304,6 @@ class SageMakerEndpoint(Construct):
             removal_policy=log_removal_policy,
         )
 
-        # ---------------------------------------------------------------- guardrail and its alarms
-        self.guardrails = DeploymentGuardrails(
-            self,
-            "Guardrails",
-            endpoint_name=endpoint_name,
-            variant_name=variant_name,
-            policy=deployment,
-            thresholds=rollback_alarms,
-            alarm_topic=alarm_topic,
-        )
-
         # ---------------------------------------------------------------- execution role
         self.role = iam.Role(
             self,
@@ -310,11 +321,6 @@ class SageMakerEndpoint(Construct):
         )
         statements = [
             iam.PolicyStatement(
-                sid="ReadTheModelArtifact",
-                actions=["s3:GetObject"],
-                resources=[model_object_arn],
-            ),
-            iam.PolicyStatement(
                 sid="PullTheModelImage",
                 actions=["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
                 resources=[repository_arn],
@@ -325,35 +331,44 @@ class SageMakerEndpoint(Construct):
                 resources=[self.log_group.log_group_arn],
             ),
         ]
-        if self.guardrails.alarms:
-            # "ensure that your execution role has permission to perform the cloudwatch:DescribeAlarms
-            # action on your auto-rollback alarms" (SageMaker developer guide, CreateModel API: Execution
-            # Role Permissions).
-            statements.append(
-                iam.PolicyStatement(
-                    sid="ReadTheRollbackAlarms",
-                    actions=["cloudwatch:DescribeAlarms"],
-                    resources=list(self.guardrails.alarm_arns),
-                )
+        if model_data_key is not None:
+            # Every version of the model under its prefix (<model>/<version>/...): SageMaker downloads the artifact
+            # with this role whenever it launches an instance, and a rollback, or an old-fleet instance replaced
+            # while a new version bakes, launches instances of the *previous* model version (unverified that
+            # replacement instances download again: the SageMaker guide only says the role is used "to access model
+            # artifacts ... for deployment on ML compute instances"; reading the prefix is safe either way).
+            self.model_prefix = f"{model_data_key.split('/', 1)[0]}/"
+            statements += object_read_statements(
+                sid="ModelVersions",
+                bucket=models_bucket,
+                keys=[models_bucket_key] if models_bucket_key is not None else [],
+                prefixes=[self.model_prefix],
+                list_objects=False,
             )
-        if models_bucket_key is not None and model_data_key is not None:
-            statements.append(_decrypt_via_s3(stack, "DecryptTheModelArtifact", models_bucket_key, models_bucket))
+        else:
+            self.model_prefix = None
+            statements.append(
+                iam.PolicyStatement(sid="ReadTheModelArtifact", actions=["s3:GetObject"], resources=[model_object_arn])
+            )
         if writes_to_capture:
-            statements += [
-                iam.PolicyStatement(
-                    sid="WriteUnderTheEndpointCapturePrefix",
-                    actions=["s3:PutObject"],
-                    resources=[capture_bucket.arn_for_objects(f"{self.capture_prefix}/*")],
-                ),
-                # Decrypt too: S3 decrypts the data key to complete multipart uploads.
-                iam.PolicyStatement(
-                    sid="EncryptCapturedData",
-                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                    resources=[capture_key.key_arn],
-                    conditions=_via_s3_conditions(stack, capture_bucket),
-                ),
-            ]
+            # Data capture and asynchronous results, written with the ML key (S3 decrypts the data key to complete
+            # multipart uploads, so the write helper grants Decrypt too).
+            statements += object_write_statements(
+                sid="EndpointCapture", bucket=capture_bucket, keys=[capture_key], prefixes=[f"{self.capture_prefix}/"]
+            )
         if async_inference is not None:
+            # SageMaker reads each request's payload from its InputLocation with this role ("Asynchronous Inference
+            # needs access to your Amazon S3 bucket URI", SageMaker guide, async inference prerequisites). Clients
+            # upload under <endpoint>/<input prefix>/ with the bucket's default key or the ML key (the capture
+            # bucket accepts both).
+            input_keys = [capture_key, *([capture_bucket_key] if capture_bucket_key is not None else [])]
+            statements += object_read_statements(
+                sid="AsyncInput",
+                bucket=capture_bucket,
+                keys=input_keys,
+                prefixes=[f"{self.capture_prefix}/{async_inference.input_prefix}/"],
+                list_objects=False,
+            )
             topics = [t for t in (async_inference.success_topic, async_inference.error_topic) if t is not None]
             if topics:
                 statements.append(
@@ -369,6 +384,7 @@ class SageMakerEndpoint(Construct):
                         sid="EncryptAsyncNotifications",
                         actions=["kms:GenerateDataKey", "kms:Decrypt"],
                         resources=[key.key_arn for key in async_inference.topic_keys],
+                        conditions={"StringEquals": {"kms:ViaService": f"sns.{stack.region}.amazonaws.com"}},
                     )
                 )
         scoped = iam.ManagedPolicy(
@@ -430,12 +446,19 @@ class SageMakerEndpoint(Construct):
             )
             policies.append(network)
         self.policies = policies
-        if writes_to_capture:
+        wildcard_suffixes = [f"/{self.capture_prefix}/*"] if writes_to_capture else []
+        if self.model_prefix is not None:
+            wildcard_suffixes.append(f"/{self.model_prefix}*")
+        if async_inference is not None:
+            wildcard_suffixes.append(f"/{self.capture_prefix}/{async_inference.input_prefix}/*")
+        if wildcard_suffixes:
             acknowledge_resource_wildcards(
                 scoped,
-                suffixes=[f"/{self.capture_prefix}/*"],
-                reason="SageMaker names every captured or asynchronous-result object itself (date path and "
-                "UUID), so writing is granted on the endpoint's own prefix of the capture bucket only.",
+                suffixes=wildcard_suffixes,
+                reason="SageMaker names every captured or asynchronous-result object itself (date path and UUID), "
+                "clients name asynchronous inputs, and each version of the model lives under the model's own "
+                "prefix (a rollback reads the previous one): each grant is limited to the endpoint's prefix of the "
+                "capture bucket or the model's prefix of the models bucket.",
             )
 
         # ---------------------------------------------------------------- model
@@ -489,24 +512,9 @@ class SageMakerEndpoint(Construct):
             # configuration (all its properties require replacement) instead of failing on a fixed name.
             production_variants=[variant],
             kms_key_id=ml_key.key_arn if volume_key_allowed else None,
-            data_capture_config=(
-                sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
-                    enable_capture=True,
-                    initial_sampling_percentage=data_capture.sampling_percent,
-                    destination_s3_uri=self._capture_uri(capture_bucket, "data-capture"),
-                    kms_key_id=capture_key.key_arn,
-                    capture_options=[
-                        sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode=mode)
-                        for mode, wanted in (
-                            ("Input", data_capture.capture_request),
-                            ("Output", data_capture.capture_response),
-                        )
-                        if wanted
-                    ],
-                )
-                if data_capture
-                else None
-            ),
+            data_capture_config=self._capture_config(data_capture, capture_bucket, capture_key)
+            if data_capture
+            else None,
             async_inference_config=(
                 self._async_config(async_inference, capture_bucket, capture_key) if async_inference else None
             ),
@@ -526,6 +534,38 @@ class SageMakerEndpoint(Construct):
                 "PCI.DSS.321-SageMakerEndpointConfigurationKMSKeyConfigured",
             ):
                 acknowledge(self.endpoint_config, rule, reason)
+
+        # ---------------------------------------------------------------- guardrail and its rollback alarms
+        # The rollback alarms watch the new fleet only: the configuration this stack deploys.
+        self.guardrails = DeploymentGuardrails(
+            self,
+            "Guardrails",
+            endpoint_name=endpoint_name,
+            variant_name=variant_name,
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            policy=deployment,
+            thresholds=rollback_alarms,
+            alarm_topic=alarm_topic,
+        )
+        if self.guardrails.alarms:
+            # "ensure that your execution role has permission to perform the cloudwatch:DescribeAlarms action on
+            # your auto-rollback alarms" (SageMaker developer guide, CreateModel API: Execution Role Permissions).
+            # By name, not by reference: the alarms depend on the configuration, which depends on this policy.
+            scoped.add_statements(
+                iam.PolicyStatement(
+                    sid="ReadTheRollbackAlarms",
+                    actions=["cloudwatch:DescribeAlarms"],
+                    resources=[
+                        stack.format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name=name,
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                        for name in self.guardrails.alarm_names
+                    ],
+                )
+            )
 
         # ---------------------------------------------------------------- endpoint
         self.endpoint = sagemaker.CfnEndpoint(
@@ -573,6 +613,31 @@ class SageMakerEndpoint(Construct):
 
     def _capture_uri(self, bucket: s3.IBucket, suffix: str) -> str:
         return f"s3://{bucket.bucket_name}/{self.capture_prefix}/{suffix}"
+
+    def _capture_config(
+        self, options: DataCaptureOptions, bucket: s3.IBucket, key: kms.IKey
+    ) -> sagemaker.CfnEndpointConfig.DataCaptureConfigProperty:
+        headers = None
+        if options.csv_content_types or options.json_content_types:
+            # Payloads with these content types are captured as text (CSV or JSON); any other content type is
+            # base64-encoded ("If no headers are specified SageMaker will by default base64 encode when capturing
+            # the data", SageMaker API reference, CaptureContentTypeHeader).
+            headers = sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
+                csv_content_types=list(options.csv_content_types) or None,
+                json_content_types=list(options.json_content_types) or None,
+            )
+        return sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+            enable_capture=True,
+            initial_sampling_percentage=options.sampling_percent,
+            destination_s3_uri=self._capture_uri(bucket, "data-capture"),
+            kms_key_id=key.key_arn,
+            capture_options=[
+                sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode=mode)
+                for mode, wanted in (("Input", options.capture_request), ("Output", options.capture_response))
+                if wanted
+            ],
+            capture_content_type_header=headers,
+        )
 
     def _async_config(
         self, options: AsyncInferenceOptions, bucket: s3.IBucket, key: kms.IKey
@@ -742,8 +807,8 @@ class SageMakerEndpoint(Construct):
                 instance_metric("CPUUtilization"),
                 t.cpu_utilization_percent * instance.vcpus,  # the sum over all vCPUs (0-100 % each)
                 f"{name}: CPU above {t.cpu_utilization_percent} % of all {instance.vcpus} vCPUs of an instance for "
-                "15 minutes. Raise autoscaling max or choose a larger instance type (see docs/inference.md for "
-                "changing the instance type of an autoscaled variant).",
+                "15 minutes. Raise autoscaling max or choose a larger instance type (see "
+                "docs/inference.md#change-the-instance-type-of-an-autoscaled-endpoint).",
                 missing=no_traffic_is_fine,
             )
             add(
@@ -801,7 +866,7 @@ class SageMakerEndpoint(Construct):
     def _events(self, topic: sns.ITopic, dead_letter_queue: sqs.IQueue | None) -> None:
         """Deployment progress (new configuration rolling out, baking, rolling back) and failure states of
         this endpoint go to the alarm topic. The topic's policy and key already allow EventBridge."""
-        target = _TopicTarget(topic, dead_letter_queue)
+        target = AlarmTopicTarget(topic, dead_letter_queue=dead_letter_queue)
         self.deployment_events = events.Rule(
             self,
             "DeploymentEvents",
@@ -855,16 +920,12 @@ class SageMakerEndpoint(Construct):
         )
         reports = f"{self.capture_prefix}/monitoring/data-quality"
         statements = [
-            iam.PolicyStatement(
-                sid="ReadCapturedData",
-                actions=["s3:GetObject"],
-                resources=[capture_bucket.arn_for_objects(f"{self.capture_prefix}/data-capture/*")],
-            ),
-            iam.PolicyStatement(
-                sid="ListCapturedData",
-                actions=["s3:ListBucket"],
-                resources=[capture_bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{self.capture_prefix}/*"]}},
+            # The hour's captured requests (listed, then read), decrypted via S3.
+            *object_read_statements(
+                sid="CapturedData",
+                bucket=capture_bucket,
+                keys=[capture_key],
+                prefixes=[f"{self.capture_prefix}/data-capture/"],
             ),
             iam.PolicyStatement(
                 sid="ReadTheBaseline",
@@ -874,16 +935,8 @@ class SageMakerEndpoint(Construct):
                     models_bucket.arn_for_objects(options.baseline_constraints_key),
                 ],
             ),
-            iam.PolicyStatement(
-                sid="WriteReports",
-                actions=["s3:PutObject"],
-                resources=[capture_bucket.arn_for_objects(f"{reports}/*")],
-            ),
-            iam.PolicyStatement(
-                sid="ReadAndWriteCaptureObjects",
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=[capture_key.key_arn],
-                conditions=_via_s3_conditions(stack, capture_bucket),
+            *object_write_statements(
+                sid="Reports", bucket=capture_bucket, keys=[capture_key], prefixes=[f"{reports}/"]
             ),
             # A volume key of a processing cluster needs kms:CreateGrant (SageMaker execution role
             # permissions, "If you specify a volume KMS key").
@@ -919,7 +972,7 @@ class SageMakerEndpoint(Construct):
             ),
         ]
         if models_bucket_key is not None:
-            statements.append(_decrypt_via_s3(stack, "DecryptTheBaseline", models_bucket_key, models_bucket))
+            statements.append(kms_statement(sid="DecryptTheBaseline", keys=[models_bucket_key], bucket=models_bucket))
         scoped = iam.ManagedPolicy(
             self,
             "MonitorScopedPermissions",
@@ -1043,52 +1096,6 @@ class SageMakerEndpoint(Construct):
             ),
         )
         self.monitoring_schedule.node.add_dependency(job_definition)
-
-
-@jsii.implements(events.IRuleTarget)
-class _TopicTarget:
-    """Send matched events to an SNS topic without editing the topic's policy (it already allows
-    EventBridge of this account; the topic usually lives in another stack). Undeliverable events go to
-    ``dead_letter_queue`` after a day of retries."""
-
-    def __init__(self, topic: sns.ITopic, dead_letter_queue: sqs.IQueue | None) -> None:
-        self._topic = topic
-        self._queue = dead_letter_queue
-
-    def bind(self, rule: events.IRule, _id: str | None = None) -> events.RuleTargetConfig:
-        dead_letter = None
-        if self._queue is not None:
-            self._queue.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid=f"AllowEventRule{Names.node_unique_id(rule.node)}"[:100],
-                    principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                    actions=["sqs:SendMessage"],
-                    resources=[self._queue.queue_arn],
-                    conditions={"ArnEquals": {"aws:SourceArn": rule.rule_arn}},
-                )
-            )
-            dead_letter = events.CfnRule.DeadLetterConfigProperty(arn=self._queue.queue_arn)
-        return events.RuleTargetConfig(
-            arn=self._topic.topic_arn,
-            dead_letter_config=dead_letter,
-            retry_policy=events.CfnRule.RetryPolicyProperty(maximum_event_age_in_seconds=86400),
-        )
-
-
-def _via_s3_conditions(stack: Stack, bucket: s3.IBucket) -> dict[str, dict[str, object]]:
-    """KMS use only when S3 asks on the role's behalf, for objects of ``bucket`` (S3 Bucket Keys use the
-    bucket ARN as encryption context, object-level keys the object ARN)."""
-    return {
-        "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
-        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket.bucket_arn, bucket.arn_for_objects("*")]},
-    }
-
-
-def _decrypt_via_s3(stack: Stack, sid: str, key: kms.IKey, bucket: s3.IBucket) -> iam.PolicyStatement:
-    """Decrypt with ``key`` only when S3 reads SSE-KMS objects of ``bucket`` on the role's behalf."""
-    return iam.PolicyStatement(
-        sid=sid, actions=["kms:Decrypt"], resources=[key.key_arn], conditions=_via_s3_conditions(stack, bucket)
-    )
 
 
 def _s3_object_arn(stack: Stack, url: str) -> str:

@@ -19,14 +19,15 @@ from constructs import Construct
 
 from platform_constructs import firehose_layout
 from platform_constructs.compliance import acknowledge, acknowledge_resource_wildcards
+from platform_constructs.data_lake import TableRef, object_write_statements, table_read_statements
 from platform_constructs.log_retention import retention
+from platform_constructs.powertools_layer import PowertoolsLayer
 
 LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
 TRANSFORM_RUNTIME = lambda_.Runtime.PYTHON_3_14
+TRANSFORM_ARCHITECTURE = lambda_.Architecture.X86_64
 DELIVERY_LOG_STREAM = "DestinationDelivery"
 BACKUP_LOG_STREAM = "BackupDelivery"
-# Public Powertools for AWS Lambda (Python) v3 layer, published by AWS in every commercial region.
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 
 
 class EncryptedStream(Construct):
@@ -88,14 +89,12 @@ class TransformFunction(Construct):
         memory_mib: int,
         timeout_seconds: int,
         reserved_concurrency: int,
-        powertools_layer_version: int,
         removal_policy: RemovalPolicy,
     ) -> None:
         """
         :param schema_rules_json: the event schema's validation rules (``EventSchema.validation_rules_json()``),
             handed to the function in the ``EVENT_SCHEMA`` environment variable.
         :param reserved_concurrency: reserved and therefore maximum concurrency.
-        :param powertools_layer_version: version of the public Powertools v3 layer for the runtime.
         """
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -106,13 +105,10 @@ class TransformFunction(Construct):
             retention=retention(log_retention_days),
             removal_policy=removal_policy,
         )
-        runtime_tag = TRANSFORM_RUNTIME.name.replace(".", "")  # python3.14 -> python314
-        powertools = lambda_.LayerVersion.from_layer_version_arn(
-            self,
-            "Powertools",
-            f"arn:{Aws.PARTITION}:lambda:{Stack.of(self).region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-            f"AWSLambdaPowertoolsPythonV3-{runtime_tag}-x86_64:{powertools_layer_version}",
-        )
+        # Powertools exactly as tested (built from the pinned, installed distributions; no public layer ARN).
+        powertools = PowertoolsLayer(
+            self, "Powertools", runtime=TRANSFORM_RUNTIME, architecture=TRANSFORM_ARCHITECTURE
+        ).layer
         # An explicit role with one customer-managed policy: no AWS-managed policies (AwsSolutions-IAM4) and
         # no inline policy (IAMNoInlinePolicy). CDK's own additions (X-Ray, VPC) are blocked by
         # without_policy_updates() and granted here instead.
@@ -177,7 +173,7 @@ class TransformFunction(Construct):
             function_name=function_name,
             description="Validates, normalizes and partitions ingest events for Firehose",
             runtime=TRANSFORM_RUNTIME,
-            architecture=lambda_.Architecture.X86_64,
+            architecture=TRANSFORM_ARCHITECTURE,
             handler="handler.lambda_handler",
             code=lambda_.Code.from_asset(str(LAMBDA_ROOT / "firehose_transform"), exclude=["__pycache__", "*.pyc"]),
             memory_size=memory_mib,
@@ -225,8 +221,8 @@ class DeliveryToLake(Construct):
         source_key: kms.IKey,
         bucket: s3.IBucket,
         bucket_key: kms.IKey,
-        glue_database_name: str,
-        glue_table_name: str,
+        table: TableRef,
+        catalog_key: kms.IKey | None,
         partition_keys: Sequence[str],
         transform: lambda_.IFunction,
         logs_key: kms.IKey,
@@ -240,6 +236,8 @@ class DeliveryToLake(Construct):
     ) -> None:
         """
         :param bucket_key: the key objects are written with (the bucket policy accepts no other).
+        :param table: the Glue table whose schema the Parquet conversion reads.
+        :param catalog_key: the key of the encrypted Data Catalog, or None when the catalog is not encrypted.
         :param partition_keys: keys the transform returns in ``metadata.partitionKeys``, in path order.
         """
         super().__init__(scope, construct_id)
@@ -264,11 +262,6 @@ class DeliveryToLake(Construct):
             description=f"Firehose {delivery_stream_name}: read the stream, transform, convert, write the raw zone",
         )
         prefixes = (firehose_layout.DATA_ROOT, firehose_layout.ERROR_ROOT, firehose_layout.BACKUP_ROOT)
-        glue_catalog = stack.format_arn(service="glue", resource="catalog")
-        glue_database = stack.format_arn(service="glue", resource="database", resource_name=glue_database_name)
-        glue_table = stack.format_arn(
-            service="glue", resource="table", resource_name=f"{glue_database_name}/{glue_table_name}"
-        )
         statements = [
             iam.PolicyStatement(
                 sid="ReadSourceStream",
@@ -287,38 +280,16 @@ class DeliveryToLake(Construct):
                 resources=[source_key.key_arn],
                 conditions={"StringEquals": {"kms:ViaService": f"kinesis.{stack.region}.amazonaws.com"}},
             ),
-            iam.PolicyStatement(
-                sid="ListRawBucket",
-                actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
-                resources=[bucket.bucket_arn],
+            # Its three prefixes of the raw zone (Firehose's S3 destination grant: write, read back, list), with
+            # the lake key's data keys for objects of this bucket (S3 Bucket Key context: the bucket ARN).
+            *object_write_statements(
+                sid="RawZone",
+                bucket=bucket,
+                keys=[bucket_key],
+                prefixes=[f"{prefix}/" for prefix in prefixes],
+                read_back=True,
             ),
-            iam.PolicyStatement(
-                sid="WriteOwnPrefixes",
-                actions=["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
-                resources=[bucket.arn_for_objects(f"{prefix}/*") for prefix in prefixes],
-            ),
-            iam.PolicyStatement(
-                sid="EncryptLakeObjects",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[bucket_key.key_arn],
-                conditions={
-                    "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
-                    "StringLike": {
-                        "kms:EncryptionContext:aws:s3:arn": [bucket.arn_for_objects(f"{p}/*") for p in prefixes]
-                    },
-                },
-            ),
-            iam.PolicyStatement(
-                sid="ReadConversionSchema",
-                actions=["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
-                resources=[glue_catalog, glue_database, glue_table],
-            ),
-            iam.PolicyStatement(
-                sid="DecryptCatalogMetadata",
-                actions=["kms:Decrypt"],
-                resources=[bucket_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"glue.{stack.region}.amazonaws.com"}},
-            ),
+            *table_read_statements(sid="ConversionSchema", table=table, catalog_key=catalog_key),
             iam.PolicyStatement(
                 sid="InvokeTransform",
                 actions=["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"],
@@ -410,8 +381,8 @@ class DeliveryToLake(Construct):
                     ),
                     schema_configuration=firehose.CfnDeliveryStream.SchemaConfigurationProperty(
                         catalog_id=Aws.ACCOUNT_ID,
-                        database_name=glue_database_name,
-                        table_name=glue_table_name,
+                        database_name=table.database_name,
+                        table_name=table.table_name,
                         region=stack.region,
                         role_arn=self.role.role_arn,
                         version_id="LATEST",

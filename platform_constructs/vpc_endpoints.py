@@ -91,7 +91,7 @@ def s3_gateway_policy_statements(
     statements = [
         iam.PolicyStatement(
             sid="PlatformBuckets",
-            principals=[iam.AnyPrincipal()],
+            principals=[iam.StarPrincipal()],
             actions=list(PLATFORM_BUCKET_ACTIONS),
             resources=own_resources,
             conditions={"StringEquals": {"aws:ResourceAccount": account, "aws:PrincipalAccount": account}},
@@ -99,7 +99,9 @@ def s3_gateway_policy_statements(
     ]
     for sid, resources in aws_owned_bucket_objects(partition, region).items():
         statements.append(
-            iam.PolicyStatement(sid=sid, principals=[iam.AnyPrincipal()], actions=["s3:GetObject"], resources=resources)
+            iam.PolicyStatement(
+                sid=sid, principals=[iam.StarPrincipal()], actions=["s3:GetObject"], resources=resources
+            )
         )
     return statements
 
@@ -109,12 +111,75 @@ def dynamodb_gateway_policy_statements(*, account: str) -> list[iam.PolicyStatem
     return [
         iam.PolicyStatement(
             sid="TablesOfThisAccount",
-            principals=[iam.AnyPrincipal()],
+            principals=[iam.StarPrincipal()],
             actions=["dynamodb:*"],
             resources=["*"],
             conditions={"StringEquals": {"aws:ResourceAccount": account, "aws:PrincipalAccount": account}},
         )
     ]
+
+
+def interface_endpoint_policy_statements(
+    name: str, *, partition: str, region: str, account: str, aws_image_accounts: Sequence[str] = ()
+) -> list[iam.PolicyStatement]:
+    """The policy of the interface endpoint ``name`` (a key of :data:`INTERFACE_ENDPOINT_SERVICES`): a data
+    perimeter. Without a policy an endpoint allows full access, so credentials of any account could reach any
+    account's resources through it ("If you do not attach a policy ..., we attach a default policy for you that
+    allows full access", AWS PrivateLink guide, "Control access to VPC endpoints using endpoint policies").
+
+    * ``PrincipalsAndResourcesOfThisAccount``: any action by principals of ``account`` on resources of
+      ``account`` (``aws:PrincipalAccount``, ``aws:ResourceAccount``; the latter is "always included in the
+      request context for most service actions", IAM User Guide, global condition keys, whose listed exceptions
+      do not concern these services).
+    * Documented exceptions, each for principals of ``account`` only:
+
+      - ``ecr_api``/``ecr_dkr``: ``ecr:GetAuthorizationToken`` has no resource (Resource ``*``; whether
+        ``aws:ResourceAccount`` is set for it is unverified, so it is not required), and SageMaker's own images
+        (Model Monitor's analyzer) live in AWS-owned registries ``aws_image_accounts`` ("Amazon SageMaker
+        pre-built Docker images" among the service-owned repositories of the data-perimeter guidance,
+        aws-samples/data-perimeter-policy-examples).
+      - ``monitoring``: ``cloudwatch:PutMetricData`` takes no resource (it writes the caller's own account).
+      - ``sts``: ``sts:GetCallerIdentity`` takes no resource.
+      - ``ssm``: AWS's public parameters (``arn:aws:ssm:<region>::parameter/aws/service/*``) have no account.
+    """
+    own = {"StringEquals": {"aws:PrincipalAccount": account}}
+    statements = [
+        iam.PolicyStatement(
+            sid="PrincipalsAndResourcesOfThisAccount",
+            principals=[iam.StarPrincipal()],
+            actions=["*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:PrincipalAccount": account, "aws:ResourceAccount": account}},
+        )
+    ]
+
+    def extra(sid: str, actions: Sequence[str], resources: Sequence[str]) -> None:
+        statements.append(
+            iam.PolicyStatement(
+                sid=sid,
+                principals=[iam.StarPrincipal()],
+                actions=list(actions),
+                resources=list(resources),
+                conditions=own,
+            )
+        )
+
+    if name in ("ecr_api", "ecr_dkr"):
+        extra("AuthenticateToEcr", ["ecr:GetAuthorizationToken"], ["*"])
+        if aws_image_accounts:
+            extra(
+                "PullAwsOwnedSageMakerImages",
+                ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                [f"arn:{partition}:ecr:{region}:{image_account}:repository/*" for image_account in aws_image_accounts],
+            )
+    elif name == "monitoring":
+        extra("PublishMetricsOfThisAccount", ["cloudwatch:PutMetricData"], ["*"])
+    elif name == "sts":
+        extra("CallerIdentity", ["sts:GetCallerIdentity"], ["*"])
+    elif name == "ssm":
+        public_parameters = f"arn:{partition}:ssm:{region}::parameter/aws/service/*"
+        extra("AwsPublicParameters", ["ssm:GetParameter", "ssm:GetParameters"], [public_parameters])
+    return statements
 
 
 class VpcEndpoints(Construct):
@@ -144,6 +209,7 @@ class VpcEndpoints(Construct):
         s3_prefix_list_id: str,
         dynamodb_gateway: bool = False,
         dynamodb_prefix_list_id: str | None = None,
+        aws_image_accounts: Sequence[str] = (),
     ) -> None:
         """
         :param vpc: the VPC.
@@ -155,6 +221,8 @@ class VpcEndpoints(Construct):
         :param s3_prefix_list_id: the region's ``com.amazonaws.<region>.s3`` prefix list (workload egress).
         :param dynamodb_gateway: add the DynamoDB gateway endpoint. Default: no.
         :param dynamodb_prefix_list_id: the region's DynamoDB prefix list; required with ``dynamodb_gateway``.
+        :param aws_image_accounts: AWS-owned ECR registries workloads pull SageMaker images from (Model Monitor's
+            analyzer), allowed through the ECR endpoints. Default: none.
         """
         super().__init__(scope, construct_id)
         unknown = [name for name in interface_endpoints if name not in INTERFACE_ENDPOINT_SERVICES]
@@ -205,6 +273,14 @@ class VpcEndpoints(Construct):
                 private_dns_enabled=True,
                 open=False,  # the ingress rule above is the only one
             )
+            for statement in interface_endpoint_policy_statements(
+                name,
+                partition=stack.partition,
+                region=stack.region,
+                account=Aws.ACCOUNT_ID,
+                aws_image_accounts=aws_image_accounts,
+            ):
+                self.interface_endpoints[name].add_to_policy(statement)
 
         self.workload_security_group = ec2.SecurityGroup(
             self,

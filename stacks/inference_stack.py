@@ -48,11 +48,6 @@ from platform_constructs.sagemaker_instances import InstanceType
 from stacks.base import PlatformStack
 
 
-def inference_stack_id(group: str) -> str:
-    """The stack id of a stack group: ``Inference`` for the default group, ``Inference-<group>`` otherwise."""
-    return "Inference" if group == DEFAULT_STACK_GROUP else f"Inference-{group}"
-
-
 class InferenceStack(PlatformStack):
     """Stateless apart from the endpoints' log groups: one :class:`SageMakerEndpoint` per configured endpoint of
     one stack group (``stack_group`` in the endpoint config; see ``MAX_ENDPOINTS_PER_STACK_GROUP``).
@@ -116,6 +111,7 @@ class InferenceStack(PlatformStack):
                 image_uri=endpoint.image_uri,
                 models_bucket=models_bucket,
                 models_bucket_key=lake_key,
+                capture_bucket_key=lake_key,
                 model_data_key=endpoint.model_data_key,
                 external_model_data_url=endpoint.external_model_data_url,
                 instance_type=endpoint.instance_type,
@@ -213,6 +209,7 @@ class InferenceStack(PlatformStack):
         if options.notify_errors:
             keys.append(alarms_key)
         return AsyncInferenceOptions(
+            input_prefix=options.input_prefix,
             output_prefix=options.output_prefix,
             failure_prefix=options.failure_prefix,
             max_concurrent_invocations_per_instance=options.max_concurrent_invocations_per_instance,
@@ -383,6 +380,8 @@ def _data_capture(endpoint: InferenceEndpoint) -> DataCaptureOptions | None:
         sampling_percent=capture.sampling_percent,
         capture_request=capture.capture_request,
         capture_response=capture.capture_response,
+        csv_content_types=capture.csv_content_types,
+        json_content_types=capture.json_content_types,
     )
 
 

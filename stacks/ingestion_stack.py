@@ -51,7 +51,6 @@ class IngestionStack(PlatformStack):
             memory_mib=streaming.lambda_memory_mib,
             timeout_seconds=streaming.lambda_timeout_seconds,
             reserved_concurrency=streaming.lambda_reserved_concurrency,
-            powertools_layer_version=streaming.powertools_layer_version,
             removal_policy=self.stateful_removal_policy,
         ).function
         self.transform = transform
@@ -63,8 +62,8 @@ class IngestionStack(PlatformStack):
             source_key=security.streaming_key,
             bucket=data_lake.raw_bucket,
             bucket_key=security.data_lake_key,
-            glue_database_name=data_lake.raw_table_database_name,
-            glue_table_name=data_lake.raw_table_name,
+            table=data_lake.raw_table,
+            catalog_key=data_lake.catalog_key,
             partition_keys=schema.partition_keys,
             transform=transform,
             logs_key=security.logs_key,

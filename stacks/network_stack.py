@@ -10,6 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from platform_constructs.sagemaker_images import MODEL_MONITOR_REGISTRY_ACCOUNTS
 from platform_constructs.vpc import IsolatedVpc
 from platform_constructs.vpc_endpoints import VpcEndpoints
 from stacks.base import PlatformStack
@@ -55,6 +56,11 @@ class NetworkStack(PlatformStack):
             s3_prefix_list_id=s3_prefix_list,
             dynamodb_gateway=network.dynamodb_gateway_endpoint,
             dynamodb_prefix_list_id=network.resolved_prefix_list_id("dynamodb", config.region),
+            aws_image_accounts=(
+                [MODEL_MONITOR_REGISTRY_ACCOUNTS[config.region]]
+                if any(endpoint.model_monitor for endpoint in config.inference.endpoints)
+                else []
+            ),
         )
         self.vpc: ec2.IVpc = isolated.vpc
         self.isolated_subnets: ec2.SubnetSelection = isolated.isolated_subnets

@@ -8,11 +8,12 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from platform_config import EnvironmentConfig
+from platform_config.inference import inference_stack_id
 from platform_config.pipeline import PipelineConfig
 from platform_constructs.compliance import register_compliance_packs
 from platform_constructs.guards import StatefulResourceGuard
 from stacks.data_lake_stack import DataLakeStack
-from stacks.inference_stack import InferenceStack, inference_stack_id
+from stacks.inference_stack import InferenceStack
 from stacks.ingestion_stack import IngestionStack
 from stacks.monitoring_stack import MonitoredComponent, MonitoringStack
 from stacks.network_stack import NetworkStack

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,36 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``stack_ref`` parametrizes a test over every (environment, stack id) the app declares."""
     if "stack_ref" in metafunc.fixturenames:
         metafunc.parametrize("stack_ref", declared_stack_refs(), ids=lambda ref: f"{ref[0]}-{ref[1]}")
+
+
+def declared_in_accounts(
+    accounts: Mapping[str, str | None], declared: Sequence[Mapping[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Deep copies of the declared environments (or ``declared``), each moved to ``accounts[name]`` with its
+    endpoint images (images come from the environment's own registry). ``None`` removes the account; then only
+    the first account-less environment keeps the Data Catalog encryption (one owner per account and region)."""
+    from platform_config.environments import ENVIRONMENTS
+
+    result = []
+    owner_kept = False
+    for env in copy.deepcopy(list(declared if declared is not None else ENVIRONMENTS)):
+        name = env["name"]
+        if name not in accounts:
+            result.append(env)
+            continue
+        old, new = env.get("account"), accounts[name]
+        if new is None:
+            env.pop("account", None)
+            if owner_kept:
+                env["data_lake"] = {**env.get("data_lake", {}), "catalog_encryption": False}
+            owner_kept = True
+        else:
+            env["account"] = new
+        for endpoint in env.get("inference", {}).get("endpoints", []):
+            if old and new:
+                endpoint["image_uri"] = endpoint["image_uri"].replace(old, new, 1)
+        result.append(env)
+    return result
 
 
 def declared_stack_refs() -> list[tuple[str, str]]:

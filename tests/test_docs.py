@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import ROOT
@@ -41,3 +43,38 @@ def test_blocks_can_be_replaced_and_read_back():
     assert read_block(replace_block(text, "x", "new"), "x") == "new"
     with pytest.raises(ValueError, match="no generated block 'y'"):
         replace_block(text, "y", "new")
+
+
+def _anchors(markdown: str) -> set[str]:
+    """GitHub-style anchors of a Markdown file's headings."""
+    anchors = set()
+    for line in markdown.splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^a-z0-9 -]", "", title).replace(" ", "-"))
+    return anchors
+
+
+def test_every_runbook_link_in_alarm_descriptions_resolves(platform):
+    # Regression: alarm runbooks pointed to a docs/inference.md that did not exist
+    links = set()
+    for stack in platform.stacks:
+        for resource in stack.resources.values():
+            description = resource.get("Properties", {}).get("AlarmDescription")
+            if isinstance(description, str):
+                links |= set(re.findall(r"(docs/[\w./-]+\.md)(?:#([\w-]+))?", description))
+    assert links, "no alarm links to a runbook"
+    for path, anchor in sorted(links):
+        target = ROOT / path
+        assert target.is_file(), f"alarm runbook link {path} does not exist"
+        if anchor:
+            assert anchor in _anchors(target.read_text()), f"{path}#{anchor}: no such heading"
+
+
+def test_every_relative_link_of_the_readme_and_docs_resolves():
+    for document in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = re.sub(r"`[^`\n]*`", "", document.read_text())  # code spans are not links
+        for link in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+            if "://" in link or link.startswith("mailto:"):
+                continue
+            assert (document.parent / link).exists(), f"{document.name}: broken link {link}"

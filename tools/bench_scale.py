@@ -62,9 +62,14 @@ HEAVIEST_ENDPOINT: dict[str, Any] = {
     },
     "rollback_alarms": {"error_5xx_rate_percent": 1.0, "p99_model_latency_ms": 500, "error_4xx_rate_percent": 5.0},
     "operational_alarms": {"alarm_on_zero_invocations": True},
-    "autoscaling": {"min_instances": 4, "max_instances": 8, "target_backlog_per_instance": 5},
+    "autoscaling": {
+        "registered_instance_type": "ml.g5.xlarge",
+        "min_instances": 4,
+        "max_instances": 8,
+        "target_backlog_per_instance": 5,
+    },
     "async_inference": {"notify_success": True, "notify_errors": True},
-    "data_capture": {"sampling_percent": 20},
+    "data_capture": {"sampling_percent": 20, "json_content_types": ["application/json"]},
     "model_monitor": {
         "baseline_statistics_key": "heavy/1.4.0/baseline/statistics.json",
         "baseline_constraints_key": "heavy/1.4.0/baseline/constraints.json",
@@ -142,7 +147,7 @@ def per_endpoint_environment(declared: Sequence[Mapping[str, Any]] = ENVIRONMENT
         {**copy.deepcopy(typical), "name": f"{typical['name']}-{i:02d}", "stack_group": groups["typical_2"]}
         for i in (2, 3)
     ] + [
-        {**copy.deepcopy(HEAVIEST_ENDPOINT), "name": name, "stack_group": group}
+        {**_in_account(HEAVIEST_ENDPOINT, environment.get("account")), "name": name, "stack_group": group}
         for name, group in (
             ("heavy", groups["heavy_1"]),
             ("heavy-02", groups["heavy_2"]),
@@ -151,6 +156,14 @@ def per_endpoint_environment(declared: Sequence[Mapping[str, Any]] = ENVIRONMENT
     ]
     environment["inference"]["endpoints"] = [typical, *extra]
     return environment
+
+
+def _in_account(endpoint: Mapping[str, Any], account: str | None) -> dict[str, Any]:
+    """A copy of ``endpoint`` whose image is in ``account`` (images come from the environment's own registry)."""
+    result = copy.deepcopy(dict(endpoint))
+    if account:
+        result["image_uri"] = f"{account}{result['image_uri'][12:]}"
+    return result
 
 
 def stack_sizes(outdir: Path) -> list[dict[str, Any]]:
@@ -207,7 +220,7 @@ def run(count: int, *, single_stack: bool, outdir: Path, per_endpoint: bool = Fa
         "stacks": stacks,
     }
     if per_endpoint:
-        from stacks.inference_stack import inference_stack_id
+        from platform_config.inference import inference_stack_id
 
         by_id = {s["stack_id"]: (s["resources"], s["bytes"]) for s in stacks}
         result["sizes_by_kind"] = {

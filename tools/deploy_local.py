@@ -116,8 +116,13 @@ class MotoServer:
             self.process.wait(timeout=10)
 
 
-def aws_environment(endpoint_url: str, region: str) -> dict[str, str]:
-    """The caller's environment minus every AWS setting, plus fake credentials and the local endpoint."""
+def aws_environment(endpoint_url: str, region: str, cdk_home: Path | None = None) -> dict[str, str]:
+    """The caller's environment minus every AWS setting, plus fake credentials and the local endpoint.
+
+    ``cdk_home``: the CLI's cache directory (``CDK_HOME``). The CLI caches the account of each access key
+    (``~/.cdk/cache/accounts_partitions.json``): with the shared home, a run for one account would make the next
+    run's fake key look like it belongs to the previous account. Default: the caller's.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_DEFAULT_"))}
     env.update(
         {
@@ -133,6 +138,7 @@ def aws_environment(endpoint_url: str, region: str) -> dict[str, str]:
             "AWS_EC2_METADATA_DISABLED": "true",
             "CDK_DISABLE_VERSION_CHECK": "true",
             "CDK_DISABLE_CLI_TELEMETRY": "true",
+            **({"CDK_HOME": str(cdk_home)} if cdk_home is not None else {}),
             "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
             "NODE_NO_WARNINGS": "1",
         }
@@ -678,7 +684,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     server = MotoServer(port=free_port(), account=account, log_path=work / "moto.log")
             report.update(port=server.port, endpoint_url=server.endpoint_url, moto_pid=server.pid)
             print(f"moto (pid {server.pid}) on {server.endpoint_url}, account {account}, region {region}")
-            env = aws_environment(server.endpoint_url, region)
+            env = aws_environment(server.endpoint_url, region, cdk_home=work / "cdk-home")
             step = time.monotonic()
             # In an empty directory: bootstrapping needs no synth of the app.
             run(

@@ -37,9 +37,11 @@ def _lake(**data_lake: Any) -> dict[str, Any]:
 def test_seed_lifecycle_defaults():
     # Given the default lake config
     lake = DataLakeConfig()
-    # Then raw tiers to Standard-IA after 60 days and Glacier after 180; noncurrent versions go to
-    # Standard-IA then Deep Archive and expire; multipart uploads are aborted
-    assert lake.raw.lifecycle.current_steps() == [("STANDARD_IA", 60), ("GLACIER", 180)]
+    # Then raw tiers to Standard-IA after 60 days and Glacier Instant Retrieval after 180 (queried zones stay
+    # readable by Athena); noncurrent versions go to Standard-IA then Deep Archive and expire; multipart uploads
+    # are aborted
+    assert lake.raw.lifecycle.current_steps() == [("STANDARD_IA", 60), ("GLACIER_IR", 180)]
+    assert lake.curated.lifecycle.current_steps() == [("STANDARD_IA", 60), ("GLACIER_IR", 180)]
     assert lake.raw.lifecycle.noncurrent_steps() == [("STANDARD_IA", 30), ("DEEP_ARCHIVE", 90), ("EXPIRE", 365)]
     assert lake.raw.lifecycle.abort_incomplete_multipart_upload_after_days == 7
     # And models/analytics never reach Glacier; access logs expire after 365 days
@@ -50,6 +52,32 @@ def test_seed_lifecycle_defaults():
     assert lake.catalog_encryption is True
     assert lake.curated_crawler.enabled is False
     assert lake.athena.bytes_scanned_cutoff_per_query >= ATHENA_MINIMUM_BYTES_SCANNED_CUTOFF
+
+
+@pytest.mark.parametrize("zone", ["raw", "curated", "analytics"])
+@pytest.mark.parametrize(
+    "lifecycle",
+    [
+        {"glacier_storage_class": "GLACIER"},
+        {"glacier_storage_class": "GLACIER_IR", "glacier_after_days": 180, "deep_archive_after_days": 365},
+    ],
+)
+def test_queried_zones_refuse_storage_classes_athena_skips(zone, lifecycle):
+    # Given a zone that backs a queried table moving current versions to Flexible Retrieval or Deep Archive
+    data = _lake(**{zone: {"lifecycle": lifecycle}})
+    # When loaded, Then one line names the zone, the class and the way out (Athena skips those objects silently)
+    with pytest.raises(ConfigError) as error:
+        load_environments([data])
+    (line,) = str(error.value).splitlines()
+    assert f"{zone}.lifecycle" in line and "Athena skips" in line and "allow_unqueryable_archive" in line
+    # And the explicit opt-in is accepted
+    accepted = _lake(**{zone: {"lifecycle": lifecycle, "allow_unqueryable_archive": True}})
+    assert load_environments([accepted])[0].data_lake.bucket(zone).allow_unqueryable_archive
+
+
+def test_zones_no_table_reads_may_archive_to_flexible_retrieval():
+    (env,) = load_environments([_lake(capture={"lifecycle": {"glacier_storage_class": "GLACIER"}})])
+    assert env.data_lake.capture.lifecycle.glacier_storage_class == "GLACIER"
 
 
 def test_bucket_names_start_with_project_and_environment():
@@ -172,21 +200,48 @@ def test_two_environments_of_one_account_and_region_cannot_both_own_catalog_encr
     assert len(load_environments([dev, prod])) == 2
 
 
-def test_catalog_encryption_in_different_accounts_or_regions_is_accepted():
-    # Given owners in different accounts, or in one account but different regions, or without accounts
-    def env(name: str, account: str | None, region: str) -> SimpleNamespace:
-        return SimpleNamespace(name=name, account=account, region=region, data_lake=DataLakeConfig())
+def _owner(name: str, account: str | None, region: str) -> SimpleNamespace:
+    return SimpleNamespace(name=name, account=account, region=region, data_lake=DataLakeConfig())
 
+
+def test_catalog_encryption_in_different_accounts_or_regions_is_accepted():
+    env = _owner
+    # Given owners in different accounts, or in one account but different regions, or alone in a region
     # Then there is no conflict
     assert catalog_encryption_owner_problems([env("a", "1" * 12, "eu-west-1"), env("b", "2" * 12, "eu-west-1")]) == []
     assert (
         catalog_encryption_owner_problems([env("a", "1" * 12, "eu-west-1"), env("b", "1" * 12, "eu-central-1")]) == []
     )
-    assert catalog_encryption_owner_problems([env("a", None, "eu-west-1"), env("b", None, "eu-west-1")]) == []
+    assert catalog_encryption_owner_problems([env("a", None, "eu-west-1"), env("b", None, "eu-central-1")]) == []
     # And the same account and region is one
     assert (
         len(catalog_encryption_owner_problems([env("a", "1" * 12, "eu-west-1"), env("b", "1" * 12, "eu-west-1")])) == 1
     )
+
+
+def test_two_owners_without_accounts_in_one_region_are_refused_as_ambiguous():
+    # Given dev and prod in one region, both owning catalog encryption, without declared accounts (they may share
+    # an account, and the last deploy would re-key the catalog under the other environment)
+    dev, prod = _env(0), _env(1)
+    dev.pop("account", None)
+    prod.pop("account", None)
+    # When loaded, Then one line names both environments, the field and the way out
+    with pytest.raises(ConfigError) as error:
+        load_environments([dev, prod])
+    (line,) = str(error.value).splitlines()
+    assert "environments 'dev', 'prod': field 'data_lake.catalog_encryption'" in line
+    assert "declares no account" in line and "declare each environment's account" in line
+    # And one declared account is not enough: the other may still be in it
+    assert (
+        len(catalog_encryption_owner_problems([_owner("a", "1" * 12, "eu-west-1"), _owner("b", None, "eu-west-1")]))
+        == 1
+    )
+
+
+def test_declared_environments_own_catalog_encryption_in_distinct_accounts():
+    environments = load_environments()
+    owners = [(env.account, env.region) for env in environments if env.data_lake.catalog_encryption]
+    assert len(owners) == len(set(owners)) and all(account for account, _ in owners)
 
 
 def test_lifecycle_steps_can_be_turned_off_and_instant_retrieval_chosen():

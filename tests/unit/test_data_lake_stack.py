@@ -77,7 +77,8 @@ def test_bucket_name_starts_with_project_and_environment(platform, env, zone):
     # Given each bucket, Then its name is <project>-<env>-<zone>-<account>-<region> (the endpoint allow-list
     # of the network stack matches the <project>-<env>- prefix)
     _, resource = bucket(platform, env, zone)
-    assert flatten(resource["Properties"]["BucketName"]) == f"ml-platform-{env}-{zone}-<AWS::AccountId>-eu-west-1"
+    account = platform.environments[env].account
+    assert flatten(resource["Properties"]["BucketName"]) == f"ml-platform-{env}-{zone}-{account}-eu-west-1"
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -147,10 +148,11 @@ def test_lifecycle_follows_the_zone_config(platform, env, zone):
 
 
 def test_seed_lifecycle_values_in_the_raw_zone(platform):
+    # The seed's 60/180-day tiering, with Glacier Instant Retrieval: Athena skips Flexible Retrieval objects
     rule = bucket(platform, "prod", "raw")[1]["Properties"]["LifecycleConfiguration"]["Rules"][0]
     assert rule["Transitions"] == [
         {"StorageClass": "STANDARD_IA", "TransitionInDays": 60},
-        {"StorageClass": "GLACIER", "TransitionInDays": 180},
+        {"StorageClass": "GLACIER_IR", "TransitionInDays": 180},
     ]
     assert rule["NoncurrentVersionTransitions"] == [
         {"StorageClass": "STANDARD_IA", "TransitionInDays": 30},
@@ -173,7 +175,8 @@ def test_access_log_bucket_is_sse_s3_and_receives_logs_only_from_s3_logging(plat
     others = [s for s in allows if s not in logging]
     assert len(logging) == len(DATA_ZONES)
     assert all(s["Action"] == "s3:PutObject" for s in logging)
-    assert all(s["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}} for s in logging)
+    account = platform.environments[env].account
+    assert all(s["Condition"]["StringEquals"] == {"aws:SourceAccount": account} for s in logging)
     prefixes = sorted(flatten(s["Resource"]).rsplit("/", 2)[-2] for s in logging)
     assert prefixes == sorted(DATA_ZONES)
     assert all("AutoDeleteObjects" in flatten(s["Principal"]["AWS"]) for s in others)
@@ -470,8 +473,14 @@ def test_crawler_role_is_least_privilege(platform):
     resources = [r for s in statements for r in _resources(s)]
     assert not [r for r in resources if r == "*"]
     # object access only under the curated table's prefix
-    (read,) = [s for s in statements if s.get("Sid") == "ReadTheTableData"]
+    (read,) = [s for s in statements if s.get("Sid") == "TableDataObjects"]
     assert _resources(read) == [f"<{bucket(platform, 'prod', 'curated')[0]}.Arn>/{INGEST_EVENT_SCHEMA.name}/*"]
+    # and the encrypted log group by the ":*" form CloudWatch Logs authorizes stream writes against (regression:
+    # the bare group ARN matched only the tagging actions, so the crawler could not create its stream)
+    (logs,) = [s for s in statements if s.get("Sid") == "WriteTheEncryptedLogGroup"]
+    (log_groups,) = _resources(logs)
+    assert log_groups.endswith("-crawler:*") and ":log-group:/aws-glue/crawlers-role/" in log_groups
+    assert {"logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"} <= set(logs["Action"])
     assert not [r for r in lake(platform, "prod").values() if r["Type"] == "AWS::IAM::Policy"]
     _, role = one(platform, "prod", "AWS::IAM::Role", "CuratedCrawler")
     assert "ManagedPolicyArns" not in role["Properties"] or all(
@@ -529,7 +538,7 @@ def test_stack_exposes_buckets_key_and_table_refs(platform):
     assert data_lake.lake_key is platform.stages["dev"].security.data_lake_key
     resolve = Stack.of(data_lake).resolve
     assert flatten(resolve(data_lake.raw_table.table_arn)) == (
-        "arn:aws:glue:eu-west-1:<AWS::AccountId>:table/ml_platform_dev_raw/ingest_events"
+        "arn:aws:glue:eu-west-1:111111111111:table/ml_platform_dev_raw/ingest_events"
     )
     assert data_lake.workgroup_name == "ml-platform-dev-lake"
 

@@ -12,8 +12,7 @@ import pytest
 
 from platform_config import ConfigError, load_environments
 from platform_config.environments import ENVIRONMENTS
-from platform_config.inference import DEFAULT_STACK_GROUP, MAX_ENDPOINTS_PER_STACK_GROUP
-from stacks.inference_stack import inference_stack_id
+from platform_config.inference import DEFAULT_STACK_GROUP, MAX_ENDPOINTS_PER_STACK_GROUP, inference_stack_id
 from stacks.stage import build_platform, stack_ids
 from tests.conftest import SynthesizedPlatform, new_app
 from tools.assembly import StackTemplate, read_assembly

@@ -104,11 +104,11 @@ def test_firehose_role_is_least_privilege(platform):
     assert set(statements) == {
         "ReadSourceStream",
         "DecryptSourceStream",
-        "ListRawBucket",
-        "WriteOwnPrefixes",
-        "EncryptLakeObjects",
-        "ReadConversionSchema",
-        "DecryptCatalogMetadata",
+        "RawZoneObjects",
+        "RawZoneBucket",
+        "RawZoneEncrypt",
+        "ConversionSchemaDefinition",
+        "ConversionSchemaDecryptCatalog",
         "InvokeTransform",
         "WriteDeliveryErrors",
     }
@@ -116,9 +116,15 @@ def test_firehose_role_is_least_privilege(platform):
         assert statement["Effect"] == "Allow"
         assert "*" not in str(statement["Action"]), statement
         assert statement.get("Resource") != "*", statement
-    writes = statements["WriteOwnPrefixes"]["Resource"]
+    writes = statements["RawZoneObjects"]["Resource"]
     suffixes = sorted(w["Fn::Join"][1][-1] for w in writes)
     assert suffixes == ["/errors/*", "/events/*", "/source-backup/*"]
+    # Regression: with the raw bucket's S3 Bucket Key, S3 asks KMS with the bucket ARN as encryption context, so
+    # the data-key grant must admit the bucket ARN (object ARNs alone denied every GenerateDataKey).
+    contexts = statements["RawZoneEncrypt"]["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"]
+    raw_arn = {"Fn::GetStackOutput": statements["RawZoneBucket"]["Resource"]["Fn::GetStackOutput"]}
+    assert raw_arn in contexts, contexts
+    assert statements["RawZoneEncrypt"]["Condition"]["StringEquals"] == {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
     assert sorted(statements["InvokeTransform"]["Action"]) == [
         "lambda:GetFunctionConfiguration",
         "lambda:InvokeFunction",
@@ -138,7 +144,11 @@ def test_transform_lambda_runs_in_the_vpc_with_the_schema_rules(platform):
     assert len(props["VpcConfig"]["SubnetIds"]) == 2 and props["VpcConfig"]["SecurityGroupIds"]
     env = props["Environment"]["Variables"]
     assert env["EVENT_SCHEMA"] == INGEST_EVENT_SCHEMA.validation_rules_json()
-    assert "AWSLambdaPowertoolsPythonV3-python314-x86_64:27" in str(props["Layers"])
+    # Powertools comes from the layer built from the pinned distributions, not a public layer number (regression)
+    (layer,) = props["Layers"]
+    assert "Ref" in layer and "arn:" not in str(layer)
+    (layer_version,) = platform.resources("dev", "Ingestion", "AWS::Lambda::LayerVersion").values()
+    assert "aws-lambda-powertools 3.37.0" in layer_version["Properties"]["Description"]
 
 
 ALARM_METRICS = {
@@ -193,5 +203,5 @@ def test_transform_role_has_no_aws_managed_or_inline_policy(platform):
     assert set(by_sid) == {"WriteOwnLogs", "AttachToVpc", "WriteTraces"}
     resource = by_sid["WriteOwnLogs"]["Resource"]
     flat = "".join(part if isinstance(part, str) else f"<{part.get('Ref')}>" for part in resource["Fn::Join"][1])
-    assert flat.startswith("arn:aws:logs:eu-west-1:<AWS::AccountId>:log-group:<TransformLogs")
+    assert flat.startswith("arn:aws:logs:eu-west-1:111111111111:log-group:<TransformLogs")
     assert flat.endswith(">:log-stream:*")

@@ -192,7 +192,7 @@ def test_s3_gateway_endpoint_policy_allows_only_platform_and_documented_aws_buck
             {
                 "Sid": "PlatformBuckets",
                 "Effect": "Allow",
-                "Principal": {"AWS": "*"},
+                "Principal": "*",
                 "Action": sorted(PLATFORM_BUCKET_ACTIONS),
                 "Resource": [f"arn:aws:s3:::ml-platform-{env}-*", f"arn:aws:s3:::ml-platform-{env}-*/*"],
                 "Condition": {"StringEquals": {"aws:ResourceAccount": account, "aws:PrincipalAccount": account}},
@@ -200,14 +200,14 @@ def test_s3_gateway_endpoint_policy_allows_only_platform_and_documented_aws_buck
             {
                 "Sid": "EcrImageLayers",
                 "Effect": "Allow",
-                "Principal": {"AWS": "*"},
+                "Principal": "*",
                 "Action": "s3:GetObject",
                 "Resource": "arn:aws:s3:::prod-eu-west-1-starport-layer-bucket/*",
             },
             {
                 "Sid": "SageMakerJumpStartArtifacts",
                 "Effect": "Allow",
-                "Principal": {"AWS": "*"},
+                "Principal": "*",
                 "Action": "s3:GetObject",
                 "Resource": "arn:aws:s3:::jumpstart-cache-prod-eu-west-1/*",
             },
@@ -260,6 +260,31 @@ def test_each_selected_interface_endpoint_has_private_dns_the_shared_group_and_e
         assert _props(resource)["PrivateDnsEnabled"] is True
         assert _props(resource)["SecurityGroupIds"] == [{"Fn::GetAtt": [group_id, "GroupId"]}]
         assert sorted(s["Ref"] for s in _props(resource)["SubnetIds"]) == subnets
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_interface_endpoint_has_a_data_perimeter_policy(platform, env):
+    # Regression: the endpoints had the default full-access policy, so credentials of any account could reach any
+    # account's resources through them. Each now allows principals of this account on resources of this account,
+    # plus only the documented, account-less exceptions (ECR tokens and AWS's SageMaker images, PutMetricData).
+    account = {"Ref": "AWS::AccountId"}
+    for logical_id, resource in _interface_endpoints(platform, env).items():
+        document = _props(resource).get("PolicyDocument")
+        assert document is not None, f"{logical_id} has the default full-access policy"
+        base, *exceptions = document["Statement"]
+        assert base["Sid"] == "PrincipalsAndResourcesOfThisAccount" and base["Principal"] == "*"
+        assert base["Condition"] == {"StringEquals": {"aws:PrincipalAccount": account, "aws:ResourceAccount": account}}
+        for statement in exceptions:
+            assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": account}}, logical_id
+            assert statement["Action"] != "*" and statement["Effect"] == "Allow", logical_id
+        service = str(_props(resource)["ServiceName"]).rsplit(".", 2)
+        sids = {statement["Sid"] for statement in exceptions}
+        if service[-2] == "ecr":
+            assert "AuthenticateToEcr" in sids
+            monitored = any(e.model_monitor for e in platform.environments[env].inference.endpoints)
+            assert ("PullAwsOwnedSageMakerImages" in sids) is monitored
+        elif service[-1] == "monitoring":
+            assert sids == {"PublishMetricsOfThisAccount"}
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -401,7 +426,7 @@ def test_full_catalogue_and_dynamodb_gateway_synthesize_compliant(tmp_path):
                     {
                         "Sid": "TablesOfThisAccount",
                         "Effect": "Allow",
-                        "Principal": {"AWS": "*"},
+                        "Principal": "*",
                         "Action": "dynamodb:*",
                         "Resource": "*",
                         "Condition": {

@@ -13,7 +13,7 @@ import pytest
 from platform_config import ConfigError, load_environments
 from platform_config.environments import ENVIRONMENTS, PIPELINE
 from platform_config.pipeline import load_pipeline, lookup_role_arn, select_pipeline
-from tests.conftest import ROOT
+from tests.conftest import ROOT, declared_in_accounts
 
 CONNECTION = "arn:aws:codeconnections:eu-west-1:111111111111:connection/12345678-abcd-4321-dcba-1234567890ab"
 VALID: dict[str, Any] = {
@@ -26,10 +26,9 @@ VALID: dict[str, Any] = {
 
 
 def _environments(with_accounts: bool = True) -> tuple[Any, ...]:
-    declared = [dict(env) for env in ENVIRONMENTS]
-    if with_accounts:
-        declared = [{**env, "account": f"{index + 2}" * 12} for index, env in enumerate(declared)]
-    return load_environments(declared)
+    names = [env["name"] for env in ENVIRONMENTS]
+    accounts = {name: (f"{index + 2}" * 12 if with_accounts else None) for index, name in enumerate(names)}
+    return load_environments(declared_in_accounts(accounts))
 
 
 def _error(declared: dict[str, Any], environments: tuple[Any, ...] | None = None) -> list[str]:

@@ -18,7 +18,7 @@ from platform_config.pipeline import PipelineConfig, load_pipeline, lookup_role_
 from platform_constructs.compliance import COMPLIANCE_PACKS, Finding, findings
 from stacks.pipeline_stack import BUILD_IMAGE, PipelineStack, cli_version
 from stacks.stage import build_platform
-from tests.conftest import new_app
+from tests.conftest import declared_in_accounts, new_app
 
 PIPELINE_ACCOUNT = "111111111111"
 ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
@@ -45,7 +45,7 @@ def declared_with_accounts() -> list[dict[str, Any]]:
     """The declared environments plus a staging one between dev and prod, each with its own account."""
     declared = [dict(env) for env in ENVIRONMENTS]
     declared.insert(1, STAGING)
-    return [{**env, "account": ACCOUNTS[env["name"]]} for env in declared]
+    return declared_in_accounts(ACCOUNTS, declared)
 
 
 @dataclass

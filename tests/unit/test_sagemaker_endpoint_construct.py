@@ -97,7 +97,7 @@ class Fixture:
             "subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             "security_group": self.security_group,
             "capture_bucket": self.capture,
-            "capture_key": self.lake_key,
+            "capture_key": self.ml_key,
             "ml_key": self.ml_key,
             "logs_key": kms.Key(stack, "LogsKey", enable_key_rotation=True),
             "alarm_topic": self.topic,
@@ -115,7 +115,7 @@ class Fixture:
             environment={"MODEL_VERSION": "1.4.0"},
             deployment=CANARY,
             autoscaling=AutoscalingOptions(min_instances=4, max_instances=8, target_invocations_per_instance=750),
-            data_capture=DataCaptureOptions(sampling_percent=20),
+            data_capture=DataCaptureOptions(sampling_percent=20, csv_content_types=("text/csv",)),
             operational_alarms=OperationalAlarmThresholds(zero_invocations_minutes=15),
             data_quality_monitor=DataQualityMonitorOptions(
                 baseline_statistics_key="churn/1.4.0/baseline/statistics.json",
@@ -175,6 +175,7 @@ class Fixture:
             async_inference=AsyncInferenceOptions(
                 max_concurrent_invocations_per_instance=4, error_topic=self.topic, topic_keys=[alarms_key]
             ),
+            capture_bucket_key=self.lake_key,
             autoscaling=AutoscalingOptions(min_instances=0, max_instances=4, target_backlog_per_instance=5),
             deployment=LINEAR,
             **common,
@@ -302,11 +303,22 @@ def test_rollback_alarms_watch_the_variant_notify_and_ignore_missing_data(built)
     latency = alarms["t-canary-rollback-p99-latency"]
     assert latency["MetricName"] == "ModelLatency" and latency["ExtendedStatistic"] == "p99"
     assert latency["Threshold"] == 1000 * 1000  # 1000 ms in microseconds
+    # Regression: the rollback alarms watch the new fleet, i.e. the endpoint configuration being deployed, not the
+    # endpoint as a whole (where the old fleet dilutes a bad new model and trips on its own errors)
+    (config_id,) = built.resources("Canary", "AWS::SageMaker::EndpointConfig")
+    new_fleet = {"Fn::GetAtt": [config_id, "EndpointConfigName"]}
     assert {d["Name"]: d["Value"] for d in latency["Dimensions"]} == {
         "EndpointName": "t-canary",
         "VariantName": "AllTraffic",
+        "EndpointConfigName": new_fleet,
     }
     rate = alarms["t-canary-rollback-5xx-rate"]
+    for metric in rate["Metrics"][1:]:
+        dims = {d["Name"]: d["Value"] for d in metric["MetricStat"]["Metric"]["Dimensions"]}
+        assert dims["EndpointConfigName"] == new_fleet
+    # while the operational alarms keep watching the endpoint as a whole
+    operational = alarms["t-canary-p99-model-latency"]
+    assert {d["Name"] for d in operational["Dimensions"]} == {"EndpointName", "VariantName"}
     assert rate["Metrics"][0]["Expression"] == "IF(invocations > 0, 100 * errors / invocations, 0)"
     assert {m["Id"]: m.get("MetricStat", {}).get("Metric", {}).get("MetricName") for m in rate["Metrics"]} == {
         "expr_1": None, "errors": "Invocation5XXErrors", "invocations": "Invocations",
@@ -327,6 +339,7 @@ def test_a_baking_policy_without_any_rollback_alarm_is_refused(tmp_path):
             "G",
             endpoint_name="e",
             variant_name="v",
+            endpoint_config_name="config",
             policy=CANARY,
             thresholds=RollbackAlarmThresholds(error_5xx_rate_percent=None, p99_model_latency_ms=None),
             alarm_topic=sns.Topic(stack, "T"),
@@ -408,13 +421,16 @@ def test_volume_key_is_set_except_for_local_nvme_and_serverless(built, prefix, e
 def test_data_capture_goes_to_the_endpoint_prefix_with_the_bucket_key(built):
     capture = built.one("Canary", "AWS::SageMaker::EndpointConfig")["DataCaptureConfig"]
     bucket = built.stack.get_logical_id(built.capture.node.default_child)
-    lake_key = built.stack.get_logical_id(built.lake_key.node.default_child)
+    ml_key = built.stack.get_logical_id(built.ml_key.node.default_child)
     assert capture == {
         "EnableCapture": True,
         "InitialSamplingPercentage": 20,
         "DestinationS3Uri": {"Fn::Join": ["", ["s3://", {"Ref": bucket}, "/t-canary/data-capture"]]},
-        "KmsKeyId": {"Fn::GetAtt": [lake_key, "Arn"]},
+        "KmsKeyId": {"Fn::GetAtt": [ml_key, "Arn"]},
         "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        # Regression: CSV requests are captured as CSV text, which Model Monitor's analyzer reads (without the
+        # header SageMaker base64-encodes every payload)
+        "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]},
     }
     assert "DataCaptureConfig" not in built.one("Linear", "AWS::SageMaker::EndpointConfig")
 
@@ -450,6 +466,23 @@ def test_async_inference_writes_to_the_capture_bucket_and_notifies_errors(built)
     assert config["OutputConfig"]["NotificationConfig"] == {"ErrorTopic": {"Ref": topic}}
     assert config["ClientConfig"] == {"MaxConcurrentInvocationsPerInstance": 4}
     assert built.statements("Async")["NotifyAsyncResults"]["Resource"] == {"Ref": topic}
+
+
+def test_async_inference_reads_its_input_payloads_with_either_key(built):
+    # Regression: SageMaker reads each asynchronous request from its InputLocation with the execution role, which
+    # had neither s3:GetObject there nor kms:Decrypt, so every asynchronous request failed
+    statements = built.statements("Async")
+    capture = built.stack.get_logical_id(built.capture.node.default_child)
+    assert statements["AsyncInputObjects"]["Action"] == "s3:GetObject"
+    assert statements["AsyncInputObjects"]["Resource"] == {
+        "Fn::Join": ["", [{"Fn::GetAtt": [capture, "Arn"]}, "/t-async/async/input/*"]]
+    }
+    keys = {
+        built.stack.get_logical_id(key.node.default_child) for key in (built.lake_key, built.ml_key)
+    }
+    decrypt = statements["AsyncInputDecrypt"]
+    assert {r["Fn::GetAtt"][0] for r in decrypt["Resource"]} == keys and decrypt["Action"] == "kms:Decrypt"
+    assert decrypt["Condition"]["StringEquals"] == {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
 
 
 # ---------------------------------------------------------------------------------------------- autoscaling
@@ -498,10 +531,10 @@ def test_execution_role_is_least_privilege(built):
     models = built.stack.get_logical_id(built.models.node.default_child)
     lake_key = built.stack.get_logical_id(built.lake_key.node.default_child)
     capture = built.stack.get_logical_id(built.capture.node.default_child)
-    # reads exactly its artifact
-    assert statements["ReadTheModelArtifact"] == {
-        "Sid": "ReadTheModelArtifact", "Effect": "Allow", "Action": "s3:GetObject",
-        "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [models, "Arn"]}, "/churn/1.4.0/model.tar.gz"]]},
+    # reads every version of its model (a rollback launches the previous one) and nothing else of the bucket
+    assert statements["ModelVersionsObjects"] == {
+        "Sid": "ModelVersionsObjects", "Effect": "Allow", "Action": "s3:GetObject",
+        "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [models, "Arn"]}, "/churn/*"]]},
     }  # fmt: skip
     # pulls exactly its repository, derived from the image URI
     assert (
@@ -511,21 +544,24 @@ def test_execution_role_is_least_privilege(built):
     assert sorted(statements["PullTheModelImage"]["Action"]) == [
         "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
     ]  # fmt: skip
-    # decrypts the artifact only through S3
-    decrypt = statements["DecryptTheModelArtifact"]
+    # decrypts the artifact only through S3, for objects of the models bucket (bucket ARN: S3 Bucket Keys)
+    decrypt = statements["ModelVersionsDecrypt"]
     assert decrypt["Action"] == "kms:Decrypt" and decrypt["Resource"] == {"Fn::GetAtt": [lake_key, "Arn"]}
     assert decrypt["Condition"]["StringEquals"] == {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    assert {"Fn::GetAtt": [models, "Arn"]} in decrypt["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"]
     # writes only under its capture prefix
-    assert statements["WriteUnderTheEndpointCapturePrefix"]["Resource"] == {
+    assert statements["EndpointCaptureObjects"]["Resource"] == {
         "Fn::Join": ["", [{"Fn::GetAtt": [capture, "Arn"]}, "/t-canary/*"]]
     }
     # logs only to its own log group
     (log_group,) = built.resources("Canary", "AWS::Logs::LogGroup")
     assert statements["WriteTheEndpointLogs"]["Resource"] == {"Fn::GetAtt": [log_group, "Arn"]}
-    # reads exactly its rollback alarms
+    # reads exactly its rollback alarms (by name: the alarms depend on the configuration, which needs the role)
     alarms = built.resources("CanaryGuardrails", "AWS::CloudWatch::Alarm")
     assert statements["ReadTheRollbackAlarms"]["Action"] == "cloudwatch:DescribeAlarms"
-    assert sorted(r["Fn::GetAtt"][0] for r in statements["ReadTheRollbackAlarms"]["Resource"]) == sorted(alarms)
+    names = sorted(alarm["Properties"]["AlarmName"] for alarm in alarms.values())
+    resources = sorted(json.dumps(r) for r in statements["ReadTheRollbackAlarms"]["Resource"])
+    assert len(resources) == len(names) and all(name in r for name, r in zip(names, resources, strict=True))
     # metrics only in the endpoint instance namespace
     assert statements["PublishEndpointInstanceMetrics"]["Condition"] == {
         "StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/Endpoints"}
@@ -618,7 +654,8 @@ def test_event_rules_forward_deployments_and_failures_of_this_endpoint(built):
     for rule in rules.values():
         (target,) = rule["Targets"]
         assert target["Arn"] == {"Ref": topic}
-        assert "DeadLetterConfig" in target and target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400}
+        assert "DeadLetterConfig" in target
+        assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
 
 
 def test_dead_letter_queue_accepts_exactly_the_endpoint_rules(built):
@@ -643,7 +680,7 @@ def test_data_quality_monitor_runs_hourly_in_the_vpc_with_kms(built):
         == "468650794304.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer"
     )
     assert job["JobResources"]["ClusterConfig"]["VolumeKmsKeyId"] == {"Fn::GetAtt": [built.lid(built.ml_key), "Arn"]}
-    assert job["DataQualityJobOutputConfig"]["KmsKeyId"] == {"Fn::GetAtt": [built.lid(built.lake_key), "Arn"]}
+    assert job["DataQualityJobOutputConfig"]["KmsKeyId"] == {"Fn::GetAtt": [built.lid(built.ml_key), "Arn"]}
     assert job["NetworkConfig"]["EnableInterContainerTrafficEncryption"] is True
     assert "VpcConfig" in job["NetworkConfig"]
     assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 1800}
@@ -699,6 +736,10 @@ def test_flatten_matches_cdk_nag_naming():
         ({"data_capture": None, "data_quality_monitor": DataQualityMonitorOptions(
             baseline_statistics_key="s", baseline_constraints_key="c", image_uri=model_monitor_image_uri("eu-west-1"))},
          "enable data_capture"),
+        # a monitor on base64-encoded captures (no CSV or JSON content types) would analyse nothing
+        ({"data_quality_monitor": DataQualityMonitorOptions(
+            baseline_statistics_key="s", baseline_constraints_key="c", image_uri=model_monitor_image_uri("eu-west-1"))},
+         "csv_content_types or json_content_types"),
     ],
 )  # fmt: skip
 def test_construct_refuses_incomplete_props(tmp_path, overrides, message):

@@ -38,15 +38,44 @@ def test_other_keys_do_not_grant_cloudwatch_logs(platform, purpose):
     assert not [s for s in statements if "logs" in str(s.get("Principal", ""))]
 
 
-def test_alarm_key_lets_cloudwatch_eventbridge_and_sns_use_data_keys_of_this_account(platform):
-    (grant,) = [s for s in _key_policy(platform, "dev", "AlarmsKey") if s.get("Sid", "").startswith("AllowAlarm")]
-    assert sorted(grant["Principal"]["Service"]) == [
-        "cloudwatch.amazonaws.com",
-        "events.amazonaws.com",
-        "sns.amazonaws.com",
-    ]
-    assert grant["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
-    assert grant["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+def _service_grants(statements: list[dict], service: str) -> list[dict]:
+    def services(statement: dict) -> list[str]:
+        principal = statement.get("Principal", {})
+        value = principal.get("Service", []) if isinstance(principal, dict) else []
+        return value if isinstance(value, list) else [value]
+
+    return [s for s in statements if s["Effect"] == "Allow" and service in services(s)]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_alarm_key_grants_each_publisher_once_scoped_where_aws_supports_it(platform, env):
+    statements = _key_policy(platform, env, "AlarmsKey")
+    # CloudWatch alarms and SNS (dead-letter redrive) of this account only
+    (scoped,) = [s for s in statements if s.get("Sid") == "AllowAlarmPublishersOfThisAccountToUseDataKeys"]
+    assert sorted(scoped["Principal"]["Service"]) == ["cloudwatch.amazonaws.com", "sns.amazonaws.com"]
+    assert scoped["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert scoped["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    # EventBridge exactly once and without a condition (AWS supports none for EventBridge-to-encrypted topics);
+    # regression: rule targets used to add their own unconditioned statements beside the scoped one
+    (events,) = _service_grants(statements, "events.amazonaws.com")
+    assert events["Sid"] == "AllowEventBridgeRulesToUseDataKeys" and "Condition" not in events
+    assert events["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert len(_service_grants(statements, "cloudwatch.amazonaws.com")) == 1
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_alarm_topic_policy_scopes_cloudwatch_and_admits_eventbridge_once(platform, env):
+    (policy,) = platform.resources(env, "Security", "AWS::SNS::TopicPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    (alarms,) = _service_grants(statements, "cloudwatch.amazonaws.com")
+    assert alarms["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    source_arn = alarms["Condition"]["ArnLike"]["aws:SourceArn"]
+    assert ":cloudwatch:" in str(source_arn) and ":alarm:*" in str(source_arn)
+    (events,) = _service_grants(statements, "events.amazonaws.com")
+    assert events["Sid"] == "AllowEventBridgeRules" and events["Action"] == "sns:Publish" and "Condition" not in events
+    # No other service principal may publish
+    services = {str(s["Principal"].get("Service")) for s in statements if isinstance(s.get("Principal"), dict)}
+    assert services - {"None"} == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
