@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import jsii
-from aws_cdk import Aws, Duration, Names
+from aws_cdk import Aws, Duration, Names, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -101,6 +101,21 @@ class AlarmTopic(Construct):
                     "policy points here); cdk-nag only recognises SQS-to-SQS redrive, and a DLQ of a DLQ has "
                     "nowhere further to send messages.",
                 )
+            # SNS moving this topic's undeliverable notifications into the queue uses the key for this topic only
+            # (its ARN by name: the topic refers to the key, so the key's policy cannot refer to the topic).
+            topic_arn = Stack.of(self).format_arn(service="sns", resource=topic_name)
+            master_key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowSnsToEncryptUndeliveredAlarmNotifications",
+                    principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    resources=["*"],
+                    conditions={
+                        "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                        "ArnEquals": {"aws:SourceArn": topic_arn},
+                    },
+                )
+            )
             for address in email_addresses:
                 self.topic.add_subscription(
                     subscriptions.EmailSubscription(address, dead_letter_queue=self.dead_letter_queue)

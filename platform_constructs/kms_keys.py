@@ -22,7 +22,8 @@ class KeyPurpose:
     groups of this account and region. Default: no grant."""
     alarm_publishers: bool = False
     """Grant CloudWatch alarms (this account) and EventBridge the data-key use needed to publish to an encrypted
-    SNS topic, and SNS (this account) the same to redrive into an encrypted dead-letter queue. Default: no grant."""
+    SNS topic. Default: no grant. (SNS's own use, for an encrypted dead-letter queue, is granted by the topic that
+    has one: :class:`~platform_constructs.alarm_topic.AlarmTopic`.)"""
 
 
 class PlatformKey(Construct):
@@ -76,16 +77,12 @@ class PlatformKey(Construct):
                 )
             )
         if purpose.alarm_publishers:
-            # CloudWatch alarms publishing to the encrypted topic, and SNS moving undeliverable notifications to
-            # an encrypted dead-letter queue, for this account ("Add the aws:SourceAccount and aws:SourceArn
-            # condition keys to the AWS KMS resource policy", SNS Developer Guide, "Key management").
+            # CloudWatch alarms of this account publishing to the encrypted topic ("Add the aws:SourceAccount and
+            # aws:SourceArn condition keys to the AWS KMS resource policy", SNS Developer Guide, "Key management").
             self.key.add_to_resource_policy(
                 iam.PolicyStatement(
-                    sid="AllowAlarmPublishersOfThisAccountToUseDataKeys",
-                    principals=[
-                        iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                        iam.ServicePrincipal("sns.amazonaws.com"),
-                    ],
+                    sid="AllowCloudWatchAlarmsOfThisAccountToUseDataKeys",
+                    principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                     actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                     resources=["*"],
                     conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},

@@ -82,6 +82,21 @@ def compliance_findings(platform: SynthesizedPlatform) -> dict[str, list[Finding
     return {pack.__name__: findings(platform.app, [pack]) for pack in COMPLIANCE_PACKS}
 
 
+@pytest.fixture(scope="session")
+def declared_results(platform: SynthesizedPlatform) -> list[Any]:
+    """Every runtime flow of the declared app (tools/flows), evaluated once per session."""
+    from tools.flows.catalogue import build
+    from tools.flows.engine import evaluate
+
+    return evaluate(build(platform.outdir, list(platform.environments.values())))
+
+
+def flow_result(results: Sequence[Any], flow_id: str) -> Any:
+    """The one result whose flow id is ``flow_id``."""
+    (result,) = [r for r in results if r.flow.flow_id == flow_id]
+    return result
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``stack_ref`` parametrizes a test over every (environment, stack id) the app declares."""
     if "stack_ref" in metafunc.fixturenames:

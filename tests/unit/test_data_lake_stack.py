@@ -23,8 +23,7 @@ from platform_constructs import firehose_layout
 from platform_constructs.glue_catalog import PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE
 from stacks.data_lake_stack import DataLakeStack
 from stacks.security_stack import SecurityStack
-from tests.conftest import ROOT, new_app
-from tests.unit.test_encrypted_bucket import denied, header_cases
+from tests.conftest import ROOT, flow_result, new_app
 from tools import render_data_contract
 
 ENVS = ("dev", "prod")
@@ -183,10 +182,24 @@ def test_access_log_bucket_is_sse_s3_and_receives_logs_only_from_s3_logging(plat
     assert len(others) == (1 if env == "dev" else 0)
 
 
+# What producers send, as runtime flows (tools/flows/catalogue/lake.py) evaluated by the IAM simulator against
+# each zone bucket's policy: (flow name, allowed?).
+HEADER_CASES: tuple[tuple[str, bool], ...] = (
+    ("put-default-encryption", True),  # no header: Firehose without KMS config, most SDK clients
+    ("put-lake-key", True),  # aws:kms naming the lake key: Firehose KMS config, Athena SSE_KMS results
+    ("put-sse-s3", False),
+    ("put-other-kms-key", False),
+    ("put-kms-without-key-id", False),  # S3 would use the aws/s3 key
+    ("put-dsse", False),
+    ("read-without-tls", False),
+    ("read-tls-1.1", False),
+)
+
+
 @pytest.mark.parametrize("env", ENVS)
 @pytest.mark.parametrize("zone", DATA_ZONES)
-def test_bucket_policy_denies_wrong_encryption_but_not_default_encryption(platform, env, zone):
-    # Given the zone bucket's policy and what producers send (Firehose, SageMaker data capture, Athena)
+def test_bucket_policy_denies_wrong_encryption_but_not_default_encryption(platform, declared_results, env, zone):
+    # Given the zone bucket's policy: both encryption denies, the capture bucket also accepting the ML key
     policy_id = f"{_CONSTRUCT[zone]}BucketPolicy"
     _, policy = one(platform, env, "AWS::S3::BucketPolicy", policy_id)
     document = policy["Properties"]["PolicyDocument"]
@@ -195,17 +208,17 @@ def test_bucket_policy_denies_wrong_encryption_but_not_default_encryption(platfo
     (key_condition,) = [s for s in document["Statement"] if s.get("Sid") == "DenyKmsKeyOtherThanTheBucketKey"]
     allowed_keys = key_condition["Condition"]["StringNotEquals"]["s3:x-amz-server-side-encryption-aws-kms-key-id"]
     if zone == "capture":
-        # SageMaker writes data capture, async results and monitoring reports with the ML key (the rule).
         lake_key_arn, ml_key_arn = allowed_keys
         assert "MlKey" in flatten(ml_key_arn)
-        (ml_put,) = [request for name, request, _ in header_cases(ml_key_arn) if name.startswith("aws:kms with the")]
-        assert denied(document, ml_put) == [], f"{env}/capture: aws:kms with the ML key"
+        assert flow_result(declared_results, f"separate/{env}/lake/capture-put-ml-key").actual == "allow"
     else:
         lake_key_arn = allowed_keys
     assert lake_key(lake_key_arn)
-    # When each header case is evaluated, Then only no-header and aws:kms-with-an-allowed-key puts pass
-    for name, request, allowed in header_cases(lake_key_arn):
-        assert (denied(document, request) == []) is allowed, f"{env}/{zone}: {name}"
+    # When each producer's request is authorized (a role of the account whose own policies allow everything),
+    # Then only no-header and aws:kms-with-an-allowed-key puts over TLS 1.2+ pass
+    for case, allowed in HEADER_CASES:
+        result = flow_result(declared_results, f"separate/{env}/lake/{zone}-{case}")
+        assert (result.actual == "allow") is allowed, f"{env}/{zone}: {case}: {result.deciding}"
 
 
 # --------------------------------------------------------------------------------------- removal

@@ -1,14 +1,12 @@
 """EncryptedBucket / AccessLogBucket: every secure default, the deny policy's header cases, removal.
 
-The header cases run a small IAM evaluator over the synthesized bucket policy: it implements the condition
-operators the policy uses with IAM's documented semantics for a key missing from the request (positive
-operators do not match, negated operators match, ``...IfExists`` matches, ``Null`` tests presence).
+The header cases are authorized by the IAM simulator the runtime flows use (@cloud-copilot/iam-simulate through
+tools/flows), against the synthesized bucket policy with its references resolved.
 """
 
 from __future__ import annotations
 
-import fnmatch
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,103 +21,72 @@ from platform_constructs.encrypted_bucket import (
     tiering_rule,
 )
 from tests.conftest import new_app
+from tools.assembly import StackTemplate
+from tools.flows.catalogue.base import ALLOW_ALL
+from tools.flows.engine import evaluate
+from tools.flows.model import Flow
+from tools.flows.templates import Deployment, Placement
 
 SSE = "s3:x-amz-server-side-encryption"
 SSE_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id"
 OTHER_KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000"
 
 
-# --------------------------------------------------------------------------------------- IAM evaluator
-@dataclass
-class Request:
-    """A request as the bucket policy sees it."""
-
-    action: str = "s3:PutObject"
-    context: dict[str, Any] = field(default_factory=dict)
-
-    def with_tls(self, version: str = "1.3") -> Request:
-        return Request(self.action, {"aws:SecureTransport": "true", "s3:TlsVersion": version, **self.context})
+# --------------------------------------------------------------------------------------- authorization
+ACCOUNT, REGION = "111111111111", "eu-west-1"
 
 
-_NEGATED = {"StringNotEquals", "StringNotLike", "ArnNotEquals", "ArnNotLike"}
-
-
-def _matches(operator: str, key: str, expected: Any, context: dict[str, Any]) -> bool:
-    if_exists = operator.endswith("IfExists")
-    base = operator.removesuffix("IfExists")
-    values = expected if isinstance(expected, list) else [expected]
-    if base == "Null":
-        (value,) = values
-        return (key not in context) == (str(value).lower() == "true")
-    if key not in context:
-        # IAM: a missing key does not match, except for negated operators and ...IfExists.
-        return if_exists or base in _NEGATED
-    actual = context[key]
-    if base == "StringEquals":
-        return any(actual == v for v in values)
-    if base == "StringNotEquals":
-        return all(actual != v for v in values)
-    if base == "StringLike":
-        return any(isinstance(v, str) and fnmatch.fnmatchcase(actual, v) for v in values)
-    if base == "Bool":
-        return any(str(actual).lower() == str(v).lower() for v in values)
-    if base == "NumericLessThan":
-        return any(float(actual) < float(v) for v in values)
-    raise NotImplementedError(operator)
-
-
-def _action_matches(pattern: str | list[str], action: str) -> bool:
-    patterns = pattern if isinstance(pattern, list) else [pattern]
-    return any(fnmatch.fnmatchcase(action, p) for p in patterns)
-
-
-def denied(policy_document: dict[str, Any], request: Request) -> list[str]:
-    """Sids of the Deny statements that match ``request`` (an explicit deny always wins)."""
-    hits = []
-    for statement in policy_document["Statement"]:
-        if statement["Effect"] != "Deny" or not _action_matches(statement["Action"], request.action):
-            continue
-        conditions = statement.get("Condition", {})
-        if all(
-            _matches(operator, key, expected, request.context)
-            for operator, pairs in conditions.items()
-            for key, expected in pairs.items()
-        ):
-            hits.append(statement.get("Sid", "<no sid>"))
-    return hits
-
-
-def header_cases(lake_key_arn: Any) -> list[tuple[str, Request, bool]]:
-    """(case, PutObject request over TLS 1.3, allowed?) for what producers of the lake send."""
+def header_cases(lake_key_arn: str) -> list[tuple[str, dict[str, str], bool]]:
+    """(case, PutObject condition keys over TLS 1.3, allowed?) for what producers of the lake send."""
+    tls = {"aws:SecureTransport": "true", "s3:TlsVersion": "1.3"}
     return [
         # Firehose without KMSEncryptionConfig and most SDK clients: no header, default encryption applies.
-        ("no encryption header (Firehose NoEncryption)", Request().with_tls(), True),
+        ("no encryption header (Firehose NoEncryption)", tls, True),
         # Firehose KMSEncryptionConfig, SageMaker data capture KmsKeyId, Athena SSE_KMS results: the key ARN.
-        ("aws:kms with the lake key (Firehose KMS, data capture, Athena)", _put("aws:kms", lake_key_arn), True),
-        ("AES256 (SSE-S3)", _put("AES256"), False),
-        ("aws:kms with another key", _put("aws:kms", OTHER_KEY_ARN), False),
-        ("aws:kms without a key id (S3 would use aws/s3)", _put("aws:kms"), False),
-        ("aws:kms:dsse with the lake key", _put("aws:kms:dsse", lake_key_arn), False),
-        ("no TLS", Request(context={"aws:SecureTransport": "false"}), False),
-        ("TLS 1.1", Request().with_tls("1.1"), False),
+        ("aws:kms with the lake key", tls | {SSE: "aws:kms", SSE_KEY: lake_key_arn}, True),
+        ("AES256 (SSE-S3)", tls | {SSE: "AES256"}, False),
+        ("aws:kms with another key", tls | {SSE: "aws:kms", SSE_KEY: OTHER_KEY_ARN}, False),
+        ("aws:kms without a key id (S3 would use aws/s3)", tls | {SSE: "aws:kms"}, False),
+        ("aws:kms:dsse with the lake key", tls | {SSE: "aws:kms:dsse", SSE_KEY: lake_key_arn}, False),
+        ("no TLS", {"aws:SecureTransport": "false"}, False),
+        ("TLS 1.1", tls | {"s3:TlsVersion": "1.1"}, False),
+    ]  # fmt: skip
+
+
+def authorize_puts(template: dict[str, Any], bucket_prefix: str) -> dict[str, tuple[bool, str]]:
+    """Each header case as a PutObject by a role of the account whose own policies allow everything, against the
+    synthesized bucket policy, evaluated by the IAM simulator (tools/flows): case → (allowed?, deciding)."""
+    stack = StackTemplate("test", "Lake", "Lake", REGION, Path("Lake.template.json"), template, account=None)
+    view = Deployment(stacks=[stack], placements={"test": Placement(ACCOUNT, REGION)}).view("test", "Lake")
+    resources = template["Resources"]
+    (bucket_id,) = [k for k, r in resources.items() if k.startswith(bucket_prefix) and r["Type"] == "AWS::S3::Bucket"]
+    (policy,) = [
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": bucket_id}
     ]
-
-
-def _put(algorithm: str, key_arn: Any = None) -> Request:
-    context: dict[str, Any] = {SSE: algorithm}
-    if key_arn is not None:
-        context[SSE_KEY] = key_arn
-    return Request(context=context).with_tls()
-
-
-def test_the_evaluator_follows_iam_missing_key_semantics():
-    # A self-check of the evaluator, so the header tests can fail for the right reason.
-    assert _matches("StringNotEquals", "k", "v", {}) is True
-    assert _matches("StringEquals", "k", "v", {}) is False
-    assert _matches("StringNotEqualsIfExists", "k", "v", {}) is True
-    assert _matches("Null", "k", "true", {}) is True
-    assert _matches("Null", "k", "false", {"k": "x"}) is True
-    assert _matches("StringNotEquals", "k", "v", {"k": "v"}) is False
+    document = view.resolve(policy["Properties"]["PolicyDocument"])
+    bucket = view.resolve({"Ref": bucket_id})
+    lake_key_arn = view.resolve({"Fn::GetAtt": [_lid(template, "LakeKey"), "Arn"]})
+    role = f"arn:aws:iam::{ACCOUNT}:role/producer"
+    flows = [
+        Flow(
+            flow_id=name,
+            environment="test",
+            component="bucket",
+            description=name,
+            principal=role,
+            action="s3:PutObject",
+            resource=f"arn:aws:s3:::{bucket}/events/x",
+            resource_account=ACCOUNT,
+            expected="allow" if allowed else "deny",
+            context={"aws:PrincipalAccount": ACCOUNT, "aws:ResourceAccount": ACCOUNT, **context},
+            identity_policies=(("allows everything", ALLOW_ALL),),
+            resource_policy=("bucket policy", document),
+        )
+        for name, context, allowed in header_cases(lake_key_arn)
+    ]
+    return {r.flow.flow_id: (r.actual == "allow", r.deciding or r.errors) for r in evaluate(flows)}
 
 
 # --------------------------------------------------------------------------------------- fixtures
@@ -214,14 +181,12 @@ def test_data_bucket_policy_has_tls_and_encryption_statements(retained):
         assert by_sid[sid]["Principal"] == {"AWS": "*"}
 
 
-@pytest.mark.parametrize("case", range(8))
-def test_deny_policy_header_cases(retained, case):
-    # Given the data bucket's policy and a PutObject as a producer sends it
-    policy = _resource(retained, "Data", "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]
-    lake_key_arn = {"Fn::GetAtt": [_lid(retained, "LakeKey"), "Arn"]}
-    name, request, allowed = header_cases(lake_key_arn)[case]
-    # When the deny statements are evaluated, Then only the documented cases pass
-    assert (denied(policy, request) == []) is allowed, name
+def test_deny_policy_header_cases(retained):
+    # Given the data bucket's policy and a PutObject as each producer sends it
+    results = authorize_puts(retained, "Data")
+    # When the IAM simulator authorizes them, Then only the documented cases pass
+    expected = {name: allowed for name, _, allowed in header_cases("lake-key")}
+    assert {name: allowed for name, (allowed, _) in results.items()} == expected, results
 
 
 def test_object_lock_is_governance_with_default_retention(tmp_path):

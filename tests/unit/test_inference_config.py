@@ -40,6 +40,8 @@ def _endpoint(**overrides: Any) -> dict[str, Any]:
 
 
 _DROP = object()
+# Autoscaling registered for the default instance type of _endpoint().
+SCALED = {"registered_instance_type": "ml.m5.xlarge"}
 
 
 def _env(*endpoints: dict[str, Any], stage: str = "prod", **overrides: Any) -> dict[str, Any]:
@@ -82,7 +84,12 @@ def test_a_valid_endpoint_and_its_derived_behaviour():
     endpoint = _load(
         _endpoint(
             deployment=_policy(type="linear", linear_step_size={"percent": 25}),
-            autoscaling={"registered_instance_type": "ml.m5.xlarge", "min_instances": 4, "max_instances": 8, "target_invocations_per_instance": 500},
+            autoscaling={
+                "registered_instance_type": "ml.m5.xlarge",
+                "min_instances": 4,
+                "max_instances": 8,
+                "target_invocations_per_instance": 500,
+            },
         )
     ).inference.endpoints[0]
     assert (endpoint.fleet_min, endpoint.fleet_max) == (4, 8)
@@ -119,7 +126,7 @@ def test_serverless_and_async_variants_are_accepted_when_consistent():
     )  # fmt: skip
     asynchronous = _endpoint(
         name="batchy", async_inference={"notify_success": True},
-        autoscaling={"registered_instance_type": "ml.m5.xlarge", "min_instances": 0, "max_instances": 4, "target_backlog_per_instance": 5},
+        autoscaling={**SCALED, "min_instances": 0, "max_instances": 4, "target_backlog_per_instance": 5},
         initial_instance_count=2, deployment=_policy(type="canary", canary_size={"instances": 1}),
     )  # fmt: skip
     env = _load(serverless, asynchronous, stage="dev")
@@ -167,15 +174,16 @@ BAD_ENDPOINTS: list[tuple[str, dict[str, Any], str]] = [
     ("bake without rollback alarm", _endpoint(rollback_alarms={"error_5xx_rate_percent": None,
                                                                "p99_model_latency_ms": None}),
      "no rollback alarm is configured"),
-    ("autoscaling min above initial", _endpoint(autoscaling={"registered_instance_type": "ml.m5.xlarge", "min_instances": 5, "max_instances": 8,
+    ("autoscaling min above initial", _endpoint(autoscaling={**SCALED, "min_instances": 5, "max_instances": 8,
                                                              "target_invocations_per_instance": 100}),
      "min 5 <= initial_instance_count 4 <= max 8 does not hold"),
-    ("autoscaling initial above max", _endpoint(autoscaling={"registered_instance_type": "ml.m5.xlarge", "min_instances": 2, "max_instances": 3,
+    ("autoscaling initial above max", _endpoint(autoscaling={**SCALED, "min_instances": 2, "max_instances": 3,
                                                              "target_invocations_per_instance": 100}),
      "min 2 <= initial_instance_count 4 <= max 3 does not hold"),
-    ("real-time scaling without an invocation target", _endpoint(autoscaling={"registered_instance_type": "ml.m5.xlarge", "min_instances": 4, "max_instances": 8}),
+    ("real-time scaling without an invocation target",
+     _endpoint(autoscaling={**SCALED, "min_instances": 4, "max_instances": 8}),
      "target_invocations_per_instance: required"),
-    ("real-time scaling to zero", _endpoint(autoscaling={"registered_instance_type": "ml.m5.xlarge", "min_instances": 0, "max_instances": 8,
+    ("real-time scaling to zero", _endpoint(autoscaling={**SCALED, "min_instances": 0, "max_instances": 8,
                                                          "target_invocations_per_instance": 100}),
      "only asynchronous endpoints can scale to zero"),
     ("serverless memory not a 1024 step", _endpoint(instance_type=_DROP, initial_instance_count=_DROP,
@@ -279,7 +287,7 @@ BAD_ENVIRONMENTS: list[tuple[str, dict[str, Any], str]] = [
                                             rollback_alarms={})),
      "field 'initial_instance_count': value 1: stage 'prod' needs at least 2 instances"),
     ("prod autoscaling down to one", _env(_endpoint(initial_instance_count=2, deployment=_policy(type="all_at_once"),
-                                                    autoscaling={"registered_instance_type": "ml.m5.xlarge", "min_instances": 1, "max_instances": 4,
+                                                    autoscaling={**SCALED, "min_instances": 1, "max_instances": 4,
                                                                  "target_invocations_per_instance": 100})),
      "field 'autoscaling.min_instances': value 1: stage 'prod' needs at least 2 instances"),
     ("image in another region", _env(_endpoint(image_uri=IMAGE.replace("eu-west-1", "us-east-1"))),
@@ -368,4 +376,3 @@ def test_the_instance_type_runbook_the_error_points_to_exists():
 
     runbook = (ROOT / "docs" / "inference.md").read_text()
     assert "## Change the instance type of an autoscaled endpoint" in runbook
-

@@ -477,9 +477,7 @@ def test_async_inference_reads_its_input_payloads_with_either_key(built):
     assert statements["AsyncInputObjects"]["Resource"] == {
         "Fn::Join": ["", [{"Fn::GetAtt": [capture, "Arn"]}, "/t-async/async/input/*"]]
     }
-    keys = {
-        built.stack.get_logical_id(key.node.default_child) for key in (built.lake_key, built.ml_key)
-    }
+    keys = {built.stack.get_logical_id(key.node.default_child) for key in (built.lake_key, built.ml_key)}
     decrypt = statements["AsyncInputDecrypt"]
     assert {r["Fn::GetAtt"][0] for r in decrypt["Resource"]} == keys and decrypt["Action"] == "kms:Decrypt"
     assert decrypt["Condition"]["StringEquals"] == {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}

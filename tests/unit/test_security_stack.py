@@ -50,11 +50,16 @@ def _service_grants(statements: list[dict], service: str) -> list[dict]:
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_alarm_key_grants_each_publisher_once_scoped_where_aws_supports_it(platform, env):
     statements = _key_policy(platform, env, "AlarmsKey")
-    # CloudWatch alarms and SNS (dead-letter redrive) of this account only
-    (scoped,) = [s for s in statements if s.get("Sid") == "AllowAlarmPublishersOfThisAccountToUseDataKeys"]
-    assert sorted(scoped["Principal"]["Service"]) == ["cloudwatch.amazonaws.com", "sns.amazonaws.com"]
+    # CloudWatch alarms of this account only
+    (scoped,) = [s for s in statements if s.get("Sid") == "AllowCloudWatchAlarmsOfThisAccountToUseDataKeys"]
+    assert scoped["Principal"]["Service"] == "cloudwatch.amazonaws.com"
     assert scoped["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
     assert scoped["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    # SNS, only where the topic has an e-mail dead-letter queue (prod), and only for that topic
+    sns_grants = _service_grants(statements, "sns.amazonaws.com")
+    assert len(sns_grants) == (1 if platform.environments[env].security.alarm_emails else 0)
+    for grant in sns_grants:
+        assert set(grant["Condition"]) == {"StringEquals", "ArnEquals"}
     # EventBridge exactly once and without a condition (AWS supports none for EventBridge-to-encrypted topics);
     # regression: rule targets used to add their own unconditioned statements beside the scoped one
     (events,) = _service_grants(statements, "events.amazonaws.com")

@@ -76,7 +76,6 @@ class Flow:
 _UNSAFE_RESOURCE_FORMS = frozenset({"logs:CreateLogGroup", "logs:AssociateKmsKey"})
 
 
-
 @dataclass(frozen=True)
 class FlowResult:
     flow: Flow

@@ -247,6 +247,43 @@ def _async(env, endpoint, role, name, capture, lake_key, ml_key) -> None:
         context=sse_kms(ml_key),
         description="SageMaker writes an asynchronous result with the ML key",
     )
+    env.role_request(
+        component,
+        "read-other-endpoint-input",
+        role,
+        "s3:GetObject",
+        s3_object(capture, f"{env.prefix}-other/{options.input_prefix}/request-0001.json"),
+        expected="deny",
+        endpoint="s3",
+        description="the role cannot read another endpoint's asynchronous inputs",
+    )
+    # Notifications: successes to the endpoint's own topic (ML key), failures to the alarm topic (alarms key).
+    topics = []
+    if options.notify_success:
+        topics.append((f"{name}-async-success", ml_key))
+    if options.notify_errors:
+        topics.append((env.alarm_topic.rsplit(":", 1)[-1], env.key_arn("AlarmsKey")))
+    for topic_name, key in topics:
+        topic = f"arn:{PARTITION}:sns:{env.region}:{env.account}:{topic_name}"
+        env.role_request(
+            component,
+            f"notify-{topic_name}",
+            role,
+            "sns:Publish",
+            topic,
+            expected="allow",
+            description="SageMaker publishes the asynchronous result notification",
+        )
+        env.role_request(
+            component,
+            f"notify-{topic_name}-data-key",
+            role,
+            "kms:GenerateDataKey",
+            key,
+            expected="allow",
+            context={"kms:ViaService": f"sns.{env.region}.amazonaws.com", "kms:CallerAccount": env.account},
+            description="SNS encrypts the notification with the topic's key for SageMaker",
+        )
 
 
 def _monitor(env, endpoint, stack_id, cid, name, models, capture, lake_key, ml_key) -> None:

@@ -4,7 +4,7 @@ the curated crawler, and Athena queries through the data lake's grant helpers.""
 from __future__ import annotations
 
 from platform_config.data_lake import DATA_ZONES
-from tools.flows.catalogue.base import OTHER_ACCOUNT, Environment, kms_via_s3, s3_bucket, s3_object
+from tools.flows.catalogue.base import OTHER_ACCOUNT, Environment, kms_via_s3, s3_bucket, s3_object, sse_kms
 from tools.flows.templates import PARTITION
 
 
@@ -50,6 +50,57 @@ def add(env: Environment) -> None:
                 "s3:x-amz-server-side-encryption-aws-kms-key-id": other_key,
             },
         )
+        env.workload_request(
+            component,
+            f"{zone}-put-kms-without-key-id",
+            "s3:PutObject",
+            obj,
+            expected="deny",
+            resource_side="templates",
+            description="a put asking for aws:kms without naming the key (S3 would use aws/s3) is refused",
+            context={"s3:x-amz-server-side-encryption": "aws:kms"},
+        )
+        env.workload_request(
+            component,
+            f"{zone}-put-dsse",
+            "s3:PutObject",
+            obj,
+            expected="deny",
+            resource_side="templates",
+            description="a put asking for dual-layer SSE (aws:kms:dsse) is refused",
+            context=sse_kms(lake_key) | {"s3:x-amz-server-side-encryption": "aws:kms:dsse"},
+        )
+        env.workload_request(
+            component,
+            f"{zone}-read-tls-1.1",
+            "s3:GetObject",
+            obj,
+            expected="deny",
+            resource_side="templates",
+            description="TLS below 1.2 is refused",
+            context={"s3:TlsVersion": "1.1"},
+        )
+        env.workload_request(
+            component,
+            f"{zone}-put-lake-key",
+            "s3:PutObject",
+            obj,
+            expected="allow",
+            resource_side="templates",
+            description="a put naming the bucket's key (Firehose KMS config, Athena SSE_KMS results) is accepted",
+            context=sse_kms(lake_key),
+        )
+        if zone == "capture":
+            env.workload_request(
+                component,
+                "capture-put-ml-key",
+                "s3:PutObject",
+                obj,
+                expected="allow",
+                resource_side="templates",
+                description="SageMaker's captures and results name the ML key, which the capture bucket accepts",
+                context=sse_kms(env.key_arn("MlKey")),
+            )
         env.workload_request(
             component,
             f"{zone}-put-default-encryption",

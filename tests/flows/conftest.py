@@ -1,0 +1,59 @@
+"""Flow fixtures: the runtime flows of the declared app (synthesized once per session), and of a features app that
+turns on what no declared environment uses (asynchronous inference with notifications)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from platform_config import EnvironmentConfig, load_environments
+from platform_config.environments import ENVIRONMENTS
+from stacks.stage import build_platform
+from tests.conftest import SynthesizedPlatform, new_app
+from tools.flows.catalogue import build
+from tools.flows.engine import evaluate
+from tools.flows.model import FlowResult
+from tools.flows.templates import Deployment
+
+FEATURES_ENVIRONMENT = "features"
+
+
+def features_environment() -> dict[str, Any]:
+    """dev renamed, plus an asynchronous endpoint that notifies successes and failures and scales to zero."""
+    data = copy.deepcopy(dict(next(env for env in ENVIRONMENTS if env["name"] == "dev")))
+    data["name"] = FEATURES_ENVIRONMENT
+    churn = data["inference"]["endpoints"][0]
+    batch = {
+        **copy.deepcopy(churn),
+        "name": "batch",
+        "async_inference": {"notify_success": True, "notify_errors": True},
+        "autoscaling": {"registered_instance_type": churn["instance_type"], "min_instances": 0, "max_instances": 2,
+                        "target_backlog_per_instance": 5},
+    }  # fmt: skip
+    data["inference"]["endpoints"] = [churn, batch]
+    return data
+
+
+@pytest.fixture(scope="session")
+def features_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, list[EnvironmentConfig]]:
+    outdir = tmp_path_factory.mktemp("features.out")
+    environments = list(load_environments([features_environment()]))
+    app = new_app(outdir)
+    build_platform(app, environments)
+    app.synth()
+    return outdir, environments
+
+
+@pytest.fixture(scope="session")
+def features_results(features_app: tuple[Any, list[EnvironmentConfig]]) -> list[FlowResult]:
+    outdir, environments = features_app
+    return evaluate(build(outdir, environments))
+
+
+@pytest.fixture(scope="session")
+def declared_deployment(platform: SynthesizedPlatform) -> Deployment:
+    from tools.flows.catalogue import placements
+
+    return Deployment.from_assembly(platform.outdir, placements(list(platform.environments.values()), shared=False))
