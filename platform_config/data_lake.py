@@ -221,6 +221,22 @@ class AthenaConfig(FrozenModel):
     results_expire_after_days: int = Field(
         default=30, ge=1, description="Query results under athena-results/ expire after this many days."
     )
+    query_role_principals: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "IAM principals of this environment's account (the account root or role ARNs) that may assume a "
+            "query role: Athena queries over the raw and curated tables in the lake's workgroup, results in "
+            "athena-results/. Default: none, and no query role."
+        ),
+    )
+
+    @field_validator("query_role_principals")
+    @classmethod
+    def _principals(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for principal in value:
+            if not re.match(r"^arn:aws[a-z-]*:iam::\d{12}:(root|role/[\w+=,.@/-]+)$", principal):
+                raise ValueError(f"{principal!r} is not an account root or role ARN")
+        return value
 
     @field_validator("bytes_scanned_cutoff_per_query")
     @classmethod

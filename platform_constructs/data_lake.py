@@ -174,6 +174,52 @@ def table_read_statements(*, sid: str, table: TableRef, catalog_key: kms.IKey | 
     return statements
 
 
+def athena_query_statements(
+    *,
+    workgroup_arn: str,
+    tables: Sequence[tuple[TableRef, s3.IBucket, str]],
+    results_bucket: s3.IBucket,
+    results_prefix: str,
+    key: kms.IKey,
+    catalog_key: kms.IKey | None,
+) -> list[iam.PolicyStatement]:
+    """Run queries in one workgroup over ``tables`` (each with its bucket and data prefix): Athena reads the
+    catalog and the data, and writes the results, with the caller's own permissions ("Athena uses the
+    permissions of the principal who runs the query to access Amazon S3", Athena User Guide, "Access to Amazon S3
+    from Athena"; "Identity and access management in Athena"; SSE-KMS results need kms:GenerateDataKey and
+    kms:Decrypt, "Encrypting Athena query results stored in Amazon S3").
+    """
+    statements = [
+        iam.PolicyStatement(
+            sid="QueryInTheWorkgroup",
+            actions=[
+                "athena:StartQueryExecution",
+                "athena:GetQueryExecution",
+                "athena:GetQueryResults",
+                "athena:StopQueryExecution",
+                "athena:GetWorkGroup",
+            ],
+            resources=[workgroup_arn],
+        ),
+        iam.PolicyStatement(
+            sid="ReadTheTables",
+            actions=["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions", "glue:GetPartition"],
+            resources=sorted({arn for table, _, _ in tables for arn in table.arns}),
+        ),
+    ]
+    if catalog_key is not None:
+        statements += table_read_statements(sid="Catalog", table=tables[0][0], catalog_key=catalog_key)[1:]
+    by_bucket: dict[str, tuple[s3.IBucket, list[str]]] = {}
+    for _, bucket, prefix in tables:
+        by_bucket.setdefault(bucket.node.path, (bucket, []))[1].append(prefix)
+    for index, (bucket, prefixes) in enumerate(by_bucket.values()):
+        statements += object_read_statements(sid=f"TableData{index}", bucket=bucket, keys=[key], prefixes=prefixes)
+    statements += object_write_statements(
+        sid="Results", bucket=results_bucket, keys=[key], prefixes=[results_prefix], read_back=True
+    )
+    return statements
+
+
 # ---------------------------------------------------------------------------------------- grants to any grantee
 def grant(grantee: iam.IGrantable, statements: Sequence[iam.PolicyStatement]) -> iam.Grant:
     """Add ``statements`` to ``grantee``'s policy; one :class:`~aws_cdk.aws_iam.Grant` for all of them."""

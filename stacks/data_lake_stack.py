@@ -23,8 +23,14 @@ from platform_config.data_lake import (
 from platform_config.event_schema import INGEST_EVENT_SCHEMA
 from platform_constructs import firehose_layout
 from platform_constructs.athena import AthenaWorkgroup, events_per_type_query
-from platform_constructs.compliance import acknowledge
-from platform_constructs.data_lake import grant_object_read, grant_object_write, grant_table_read
+from platform_constructs.compliance import acknowledge, acknowledge_resource_wildcards
+from platform_constructs.data_lake import (
+    athena_query_statements,
+    grant,
+    grant_object_read,
+    grant_object_write,
+    grant_table_read,
+)
 from platform_constructs.encrypted_bucket import (
     AccessLogBucket,
     EncryptedBucket,
@@ -239,6 +245,51 @@ class DataLakeStack(PlatformStack):
         )
         self.workgroup_name = workgroup.name
         self.athena_results_location = workgroup.output_location
+        self._query_tables = [
+            (self.raw_table, self.raw_bucket, RAW_EVENTS_PREFIX),
+            (self.curated_table, self.curated_bucket, f"{curated_schema.name}/"),
+        ]
+        self.query_role: iam.Role | None = None
+        if lake.athena.query_role_principals:
+            self.query_role = self._query_role(lake.athena.query_role_principals)
+
+    def _query_role(self, principals: Sequence[str]) -> iam.Role:
+        """A role the configured principals assume to query the raw and curated tables in the workgroup."""
+        role = iam.Role(
+            self,
+            "AthenaQueryRole",
+            role_name=f"{self.name_prefix}-athena-query",
+            assumed_by=iam.CompositePrincipal(*(iam.ArnPrincipal(arn) for arn in principals)),
+            description=f"Athena queries over the {self.config.name} lake's raw and curated tables",
+        )
+        policy = iam.ManagedPolicy(
+            self,
+            "AthenaQueryPolicy",
+            description="Query the raw and curated tables in the lake workgroup; results under athena-results/",
+            statements=self._athena_query_statements(),
+            roles=[role],
+        )
+        acknowledge_resource_wildcards(
+            policy,
+            suffixes=[
+                f"/{RAW_EVENTS_PREFIX}*",
+                f"/{self._query_tables[1][2]}*",
+                f"/{ATHENA_RESULTS_PREFIX}*",
+            ],
+            reason="Athena reads every object of a table's partitions and writes results under names it "
+            "generates; each grant is limited to the table's own prefix or the workgroup's results prefix.",
+        )
+        return role
+
+    def _athena_query_statements(self) -> list[iam.PolicyStatement]:
+        return athena_query_statements(
+            workgroup_arn=self.format_arn(service="athena", resource="workgroup", resource_name=self.workgroup_name),
+            tables=self._query_tables,
+            results_bucket=self.analytics_bucket,
+            results_prefix=ATHENA_RESULTS_PREFIX,
+            key=self.lake_key,
+            catalog_key=self.catalog_key,
+        )
 
     # ------------------------------------------------------------------ naming
     def _bucket_name(self, zone: str) -> str:
@@ -267,6 +318,10 @@ class DataLakeStack(PlatformStack):
         for prefix in prefixes:
             grant = grant.combine(grant_object_read(grantee, bucket=self.raw_bucket, key=self.lake_key, prefix=prefix))
         return grant
+
+    def grant_athena_query(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Query the raw and curated tables in the lake's workgroup (what the query role has)."""
+        return grant(grantee, self._athena_query_statements())
 
     def grant_read_raw_table(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read the raw table's definition (Firehose's Parquet conversion), incl. the catalog key if encrypted."""

@@ -12,7 +12,7 @@ from platform_config import EnvironmentConfig, load_environments
 from platform_config.environments import ENVIRONMENTS
 from stacks.stage import build_platform
 from tests.conftest import SynthesizedPlatform, new_app
-from tools.flows.catalogue import build
+from tools.flows.catalogue import build, placements
 from tools.flows.engine import evaluate
 from tools.flows.model import FlowResult
 from tools.flows.templates import Deployment
@@ -21,7 +21,8 @@ FEATURES_ENVIRONMENT = "features"
 
 
 def features_environment() -> dict[str, Any]:
-    """dev renamed, plus an asynchronous endpoint that notifies successes and failures and scales to zero."""
+    """dev renamed, plus an asynchronous endpoint that notifies successes and failures and scales to zero, and an
+    Athena query role."""
     data = copy.deepcopy(dict(next(env for env in ENVIRONMENTS if env["name"] == "dev")))
     data["name"] = FEATURES_ENVIRONMENT
     churn = data["inference"]["endpoints"][0]
@@ -33,6 +34,9 @@ def features_environment() -> dict[str, Any]:
                         "target_backlog_per_instance": 5},
     }  # fmt: skip
     data["inference"]["endpoints"] = [churn, batch]
+    # An Athena query role the account's administrators may assume
+    data["data_lake"] = {**data.get("data_lake", {}), "athena": {"query_role_principals": [
+        f"arn:aws:iam::{data['account']}:root"]}}  # fmt: skip
     return data
 
 
@@ -54,6 +58,17 @@ def features_results(features_app: tuple[Any, list[EnvironmentConfig]]) -> list[
 
 @pytest.fixture(scope="session")
 def declared_deployment(platform: SynthesizedPlatform) -> Deployment:
-    from tools.flows.catalogue import placements
-
     return Deployment.from_assembly(platform.outdir, placements(list(platform.environments.values()), shared=False))
+
+
+@pytest.fixture(scope="session")
+def features_deployment(features_app: tuple[Any, list[EnvironmentConfig]]) -> Deployment:
+    outdir, environments = features_app
+    return Deployment.from_assembly(outdir, placements(environments, shared=False))
+
+
+@pytest.fixture(params=["declared", "features"])
+def app_flows(request: pytest.FixtureRequest) -> tuple[Deployment, list[FlowResult]]:
+    """(deployment, flow results) of the declared app and of the features app."""
+    name = request.param
+    return request.getfixturevalue(f"{name}_deployment"), request.getfixturevalue(f"{name}_results")

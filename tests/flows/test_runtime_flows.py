@@ -41,12 +41,12 @@ def test_the_catalogue_is_large_enough_to_mean_something(declared_results):
                for r in declared_results)  # fmt: skip
 
 
-def test_every_role_of_the_templates_acts_in_a_flow_and_is_assumed_by_its_service(declared_deployment,
-                                                                                   declared_results):  # fmt: skip
-    flows = [r.flow for r in declared_results if r.flow.flow_id.startswith("separate/")]
+def test_every_role_of_the_templates_acts_in_a_flow_and_is_assumed_by_its_principal(app_flows):
+    deployment, results = app_flows
+    flows = [r.flow for r in results if r.flow.flow_id.startswith("separate/")]
     acting = {f.principal for f in flows}
     assumed = {f.resource for f in flows if f.action == "sts:AssumeRole" and f.expected == "allow"}
-    roles = declared_deployment.roles()
+    roles = deployment.roles()
     assert roles
     missing = sorted(f"{r.environment}/{r.stack_id}/{r.logical_id}" for r in roles if r.arn not in acting)
     assert missing == [], f"roles without a flow: {missing}"
@@ -70,13 +70,14 @@ def _service_grants(deployment) -> set[tuple[str, str]]:
     return grants
 
 
-def test_every_service_principal_grant_is_exercised_by_an_allowed_flow(declared_deployment, declared_results):
+def test_every_service_principal_grant_is_exercised_by_an_allowed_flow(app_flows):
+    deployment, results = app_flows
     exercised = {
         (r.flow.resource_policy[0], r.flow.principal)
-        for r in declared_results
+        for r in results
         if r.flow.resource_policy and r.flow.expected == "allow" and r.actual == "allow"
     }
-    grants = _service_grants(declared_deployment)
+    grants = _service_grants(deployment)
     assert grants
     assert sorted(grants - exercised) == []
 

@@ -249,3 +249,15 @@ def test_lifecycle_steps_can_be_turned_off_and_instant_retrieval_chosen():
         infrequent_access_after_days=None, glacier_after_days=0, glacier_storage_class="GLACIER_IR"
     )
     assert config.current_steps() == [("GLACIER_IR", 0)]
+
+
+@pytest.mark.parametrize("principal", ["111111111111", "arn:aws:iam::111111111111:user/alice", "arn:aws:s3:::x"])
+def test_query_role_principals_must_be_an_account_root_or_a_role(principal):
+    with pytest.raises(ConfigError) as error:
+        load_environments([_lake(athena={"query_role_principals": [principal]})])
+    (line,) = str(error.value).splitlines()
+    assert "athena.query_role_principals" in line and "is not an account root or role ARN" in line
+
+
+def test_no_query_role_by_default():
+    assert DataLakeConfig().athena.query_role_principals == ()

@@ -135,6 +135,8 @@ def add(env: Environment) -> None:
     _auto_delete(env)
     if env.config.data_lake.curated_crawler.enabled:
         _crawler(env)
+    if env.config.data_lake.athena.query_role_principals:
+        _athena_queries(env)
 
 
 def _auto_delete(env: Environment) -> None:
@@ -291,4 +293,126 @@ def _crawler(env: Environment) -> None:
         s3_object(curated, f"{table_name}/x"),
         expected="deny",
         description="the crawler cannot write data",
+    )
+
+
+def _athena_queries(env: Environment) -> None:
+    """The query role: Athena reads the catalog and the data and writes the results with the caller's permissions
+    (Athena User Guide, "Access to Amazon S3 from Athena"); those S3 requests carry aws:CalledVia athena."""
+    component = "athena"
+    role = env.role("DataLake", "AthenaQueryRole")
+    lake_key = env.key_arn("DataLakeKey")
+    raw, analytics = env.bucket("raw"), env.bucket("analytics")
+    via_athena = {"aws:CalledVia": ["athena.amazonaws.com"]}
+    workgroup = f"arn:{PARTITION}:athena:{env.region}:{env.account}:workgroup/{env.prefix}-lake"
+    glue = f"arn:{PARTITION}:glue:{env.region}:{env.account}"
+    database = f"{env.prefix}_raw".replace("-", "_")
+    # A principal of the account (the trust policy names the account root: IAM then decides by the caller's own
+    # policies, here a role that may assume anything) assumes the query role; another account's may not.
+    env.workload_request(
+        component,
+        "assume-role",
+        "sts:AssumeRole",
+        role.arn,
+        expected="allow",
+        resource_side="templates",
+        description="an analyst's role of the account assumes the query role",
+    )
+    env.workload_request(
+        component,
+        "assume-role-from-another-account",
+        "sts:AssumeRole",
+        role.arn,
+        expected="deny",
+        principal_account=OTHER_ACCOUNT,
+        resource_side="templates",
+        description="a role of another account cannot assume the query role",
+    )
+    env.role_request(
+        component,
+        "start-query",
+        role,
+        "athena:StartQueryExecution",
+        workgroup,
+        expected="allow",
+        description="an analyst starts a query in the lake's workgroup",
+    )
+    env.role_request(
+        component,
+        "other-workgroup",
+        role,
+        "athena:StartQueryExecution",
+        f"{workgroup}-other",
+        expected="deny",
+        description="no other workgroup (whose settings are not enforced)",
+    )
+    env.role_request(
+        component,
+        "read-table",
+        role,
+        "glue:GetTable",
+        f"{glue}:table/{database}/ingest_events",
+        expected="allow",
+        description="Athena reads the raw table's definition with the analyst's permissions",
+    )
+    obj = s3_object(raw, "events/year=2026/month=11/day=30/part-0001.parquet")
+    env.role_request(
+        component,
+        "read-data",
+        role,
+        "s3:GetObject",
+        obj,
+        expected="allow",
+        context=via_athena,
+        description="Athena reads the table's objects with the analyst's permissions",
+    )
+    env.role_request(
+        component,
+        "decrypt-data",
+        role,
+        "kms:Decrypt",
+        lake_key,
+        expected="allow",
+        context={**kms_via_s3(env, raw, obj), **via_athena},
+        description="S3 decrypts the table's objects",
+    )
+    result = s3_object(analytics, "athena-results/0123-abcd.csv")
+    env.role_request(
+        component,
+        "write-results",
+        role,
+        "s3:PutObject",
+        result,
+        expected="allow",
+        context={**sse_kms(lake_key), **via_athena},
+        description="Athena writes the results (SSE-KMS, lake key)",
+    )
+    env.role_request(
+        component,
+        "results-data-key",
+        role,
+        "kms:GenerateDataKey",
+        lake_key,
+        expected="allow",
+        context={**kms_via_s3(env, analytics, result), **via_athena},
+        description="S3 encrypts the results",
+    )
+    env.role_request(
+        component,
+        "write-raw",
+        role,
+        "s3:PutObject",
+        s3_object(raw, "events/x"),
+        expected="deny",
+        context=sse_kms(lake_key),
+        description="queries never write the raw zone",
+    )
+    env.role_request(
+        component,
+        "read-models",
+        role,
+        "s3:GetObject",
+        s3_object(env.bucket("models"), "churn/1.4.0/model.tar.gz"),
+        expected="deny",
+        description="the query role reads only the queried tables",
     )
