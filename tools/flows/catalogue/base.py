@@ -112,6 +112,53 @@ class Environment:
     def flow_id(self, component: str, name: str) -> str:
         return f"{self.scenario}/{self.name}/{component}/{name}"
 
+    def _request(
+        self,
+        component: str,
+        name: str,
+        *,
+        principal: str,
+        label: str,
+        action: str,
+        resource: str,
+        expected: Expected,
+        description: str,
+        context: Mapping[str, Any],
+        resource_account: str | None = None,
+        identity: tuple[tuple[str, Mapping[str, Any]], ...] = (),
+        resource_policy: tuple[str, Mapping[str, Any]] | None = None,
+        endpoint: str | None = None,
+        unverified: str = "",
+    ) -> Flow:
+        """The one place a flow is assembled: TLS on, the endpoint's policy and ``aws:SourceVpce`` when the
+        request leaves the VPC through ``endpoint``, the resource's policy from the templates unless given."""
+        keys: dict[str, Any] = {"aws:SecureTransport": "true"}
+        endpoints: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+        if endpoint is not None:
+            endpoint_id, document = self.endpoint(endpoint)
+            keys["aws:SourceVpce"] = endpoint_id
+            endpoints = ((f"{self.name} {endpoint} endpoint policy", document),)
+        keys.update({k: v for k, v in context.items() if v is not None})
+        return self.add(
+            Flow(
+                flow_id=self.flow_id(component, name),
+                environment=self.name,
+                component=component,
+                description=description,
+                principal=principal,
+                principal_label=label,
+                action=action,
+                resource=resource,
+                resource_account=resource_account or _account_of(resource, self.account),
+                expected=expected,
+                context=keys,
+                identity_policies=identity,
+                resource_policy=resource_policy or self._resource_policy(resource),
+                endpoint_policies=endpoints,
+                unverified=unverified,
+            )
+        )
+
     def role_request(
         self,
         component: str,
@@ -132,36 +179,26 @@ class Environment:
         resource's policy from the templates (or ``resource_policy``), and the VPC endpoint policy of
         ``endpoint`` (a service name such as ``s3``) when the request leaves the VPC through it."""
         account = resource_account or _account_of(resource, self.account)
-        keys: dict[str, Any] = {
-            "aws:SecureTransport": "true",
-            "aws:PrincipalArn": role.arn,
-            "aws:PrincipalAccount": role.account,
-            "aws:ResourceAccount": account,
-        }
-        keys.update(context or {})
-        endpoints: tuple[tuple[str, Mapping[str, Any]], ...] = ()
-        if endpoint is not None:
-            endpoint_id, document = self.endpoint(endpoint)
-            keys["aws:SourceVpce"] = endpoint_id
-            endpoints = ((f"{self.name} {endpoint} endpoint policy", document),)
-        return self.add(
-            Flow(
-                flow_id=self.flow_id(component, name),
-                environment=self.name,
-                component=component,
-                description=description,
-                principal=role.arn,
-                principal_label=f"{role.environment}/{role.stack_id}/{role.logical_id}",
-                action=action,
-                resource=resource,
-                resource_account=account,
-                expected=expected,
-                context={k: v for k, v in keys.items() if v is not None},
-                identity_policies=tuple((p.name, p.document) for p in role.identity_policies),
-                resource_policy=resource_policy or self._resource_policy(resource),
-                endpoint_policies=endpoints,
-                unverified=unverified,
-            )
+        return self._request(
+            component,
+            name,
+            principal=role.arn,
+            label=f"{role.environment}/{role.stack_id}/{role.logical_id}",
+            action=action,
+            resource=resource,
+            expected=expected,
+            description=description,
+            context={
+                "aws:PrincipalArn": role.arn,
+                "aws:PrincipalAccount": role.account,
+                "aws:ResourceAccount": account,
+                **(context or {}),
+            },
+            resource_account=account,
+            identity=tuple((p.name, p.document) for p in role.identity_policies),
+            resource_policy=resource_policy,
+            endpoint=endpoint,
+            unverified=unverified,
         )
 
     def service_request(
@@ -181,47 +218,32 @@ class Environment:
     ) -> Flow:
         """A request an AWS service principal makes for a resource of this platform (a service acting for a
         source such as an alarm or rule); evaluated against the resource's policy only."""
-        keys: dict[str, Any] = {"aws:SecureTransport": "true"}
-        if source_account is not None:
-            keys["aws:SourceAccount"] = source_account
-        if source_arn is not None:
-            keys["aws:SourceArn"] = source_arn
-        keys.update(context or {})
-        return self.add(
-            Flow(
-                flow_id=self.flow_id(component, name),
-                environment=self.name,
-                component=component,
-                description=description,
-                principal=service,
-                principal_label=service,
-                action=action,
-                resource=resource,
-                resource_account=_account_of(resource, self.account),
-                expected=expected,
-                context=keys,
-                resource_policy=self._resource_policy(resource),
-                unverified=unverified,
-            )
+        keys = {"aws:SourceAccount": source_account, "aws:SourceArn": source_arn, **(context or {})}
+        return self._request(
+            component,
+            name,
+            principal=service,
+            label=service,
+            action=action,
+            resource=resource,
+            expected=expected,
+            description=description,
+            context=keys,
+            unverified=unverified,
         )
 
     def anonymous_request(self, component: str, name: str, action: str, resource: str, *, description: str) -> Flow:
         """An unsigned request from the internet; always expected to be refused."""
-        return self.add(
-            Flow(
-                flow_id=self.flow_id(component, name),
-                environment=self.name,
-                component=component,
-                description=description,
-                principal=ANONYMOUS,
-                principal_label="anonymous",
-                action=action,
-                resource=resource,
-                resource_account=_account_of(resource, self.account),
-                expected="deny",
-                context={"aws:SecureTransport": "true"},
-                resource_policy=self._resource_policy(resource),
-            )
+        return self._request(
+            component,
+            name,
+            principal=ANONYMOUS,
+            label="anonymous",
+            action=action,
+            resource=resource,
+            expected="deny",
+            description=description,
+            context={},
         )
 
     def workload_request(
@@ -246,40 +268,25 @@ class Environment:
         account = principal_account or self.account
         role_arn = f"arn:{PARTITION}:iam::{account}:role/workload-in-{self.name}"
         resource_account = resource_account or _account_of(resource, self.account)
-        keys: dict[str, Any] = {
-            "aws:SecureTransport": "true",
-            "aws:PrincipalArn": role_arn,
-            "aws:PrincipalAccount": account,
-            "aws:ResourceAccount": resource_account,
-        }
-        endpoints: tuple[tuple[str, Mapping[str, Any]], ...] = ()
-        if endpoint is not None:
-            endpoint_id, document = self.endpoint(endpoint)
-            keys["aws:SourceVpce"] = endpoint_id
-            endpoints = ((f"{self.name} {endpoint} endpoint policy", document),)
-        keys.update(context or {})
-        resource_policy = (
-            self._resource_policy(resource)
-            if resource_side == "templates"
-            else ("the resource's side allows it", PERMISSIVE)
-        )
-        return self.add(
-            Flow(
-                flow_id=self.flow_id(component, name),
-                environment=self.name,
-                component=component,
-                description=description,
-                principal=role_arn,
-                principal_label=f"a workload role of {account}",
-                action=action,
-                resource=resource,
-                resource_account=resource_account,
-                expected=expected,
-                context=keys,
-                identity_policies=(("workload (allows everything)", ALLOW_ALL),),
-                resource_policy=resource_policy,
-                endpoint_policies=endpoints,
-            )
+        return self._request(
+            component,
+            name,
+            principal=role_arn,
+            label=f"a workload role of {account}",
+            action=action,
+            resource=resource,
+            expected=expected,
+            description=description,
+            context={
+                "aws:PrincipalArn": role_arn,
+                "aws:PrincipalAccount": account,
+                "aws:ResourceAccount": resource_account,
+                **(context or {}),
+            },
+            resource_account=resource_account,
+            identity=(("workload (allows everything)", ALLOW_ALL),),
+            resource_policy=None if resource_side == "templates" else ("the resource's side allows it", PERMISSIVE),
+            endpoint=endpoint,
         )
 
     def endpoint(self, service: str) -> tuple[str, Mapping[str, Any]]:

@@ -8,108 +8,50 @@ from tools.flows.catalogue.base import OTHER_ACCOUNT, Environment, kms_via_s3, s
 from tools.flows.templates import PARTITION
 
 
+def _bucket_cases(env: Environment) -> list[tuple[str, str, str, str, dict[str, str]]]:
+    """What a role of the account whose own policies allow everything sends to a data bucket, and whether the
+    bucket policy lets it through: (case, action, expected, description, condition keys)."""
+    lake_key = env.key_arn("DataLakeKey")
+    sse = "s3:x-amz-server-side-encryption"
+    return [
+        ("read-without-tls", "s3:GetObject", "deny", "plain HTTP is refused", {"aws:SecureTransport": "false"}),
+        ("read-tls-1.1", "s3:GetObject", "deny", "TLS below 1.2 is refused", {"s3:TlsVersion": "1.1"}),
+        ("put-sse-s3", "s3:PutObject", "deny", "SSE-S3 instead of the bucket's KMS key", {sse: "AES256"}),
+        ("put-other-kms-key", "s3:PutObject", "deny", "another KMS key",
+         sse_kms(lake_key.replace(env.account, OTHER_ACCOUNT))),
+        ("put-kms-without-key-id", "s3:PutObject", "deny", "aws:kms without a key id (S3 would use aws/s3)",
+         {sse: "aws:kms"}),
+        ("put-dsse", "s3:PutObject", "deny", "dual-layer SSE", sse_kms(lake_key) | {sse: "aws:kms:dsse"}),
+        ("put-lake-key", "s3:PutObject", "allow", "aws:kms naming the bucket's key (Firehose, Athena results)",
+         sse_kms(lake_key)),
+        ("put-default-encryption", "s3:PutObject", "allow", "no encryption header: the bucket's default SSE-KMS", {}),
+    ]  # fmt: skip
+
+
 def add(env: Environment) -> None:
     component = "lake"
-    lake_key = env.key_arn("DataLakeKey")
-    other_key = lake_key.replace(env.account, OTHER_ACCOUNT)
     access_logs = env.bucket("access-logs")
+    cases = _bucket_cases(env)
     for zone in DATA_ZONES:
         bucket = env.bucket(zone)
         obj = s3_object(bucket, "some/key")
         env.anonymous_request(component, f"{zone}-anonymous-read", "s3:GetObject", obj, description="unsigned read")
-        env.workload_request(
-            component,
-            f"{zone}-read-without-tls",
-            "s3:GetObject",
-            obj,
-            expected="deny",
-            resource_side="templates",
-            description="a role of the account allowed to read, over plain HTTP: the bucket refuses it",
-            context={"aws:SecureTransport": "false"},
-        )
-        env.workload_request(
-            component,
-            f"{zone}-put-sse-s3",
-            "s3:PutObject",
-            obj,
-            expected="deny",
-            resource_side="templates",
-            description="a put asking for SSE-S3 instead of the bucket's KMS key is refused",
-            context={"s3:x-amz-server-side-encryption": "AES256"},
-        )
-        env.workload_request(
-            component,
-            f"{zone}-put-other-kms-key",
-            "s3:PutObject",
-            obj,
-            expected="deny",
-            resource_side="templates",
-            description="a put naming another KMS key is refused",
-            context={
-                "s3:x-amz-server-side-encryption": "aws:kms",
-                "s3:x-amz-server-side-encryption-aws-kms-key-id": other_key,
-            },
-        )
-        env.workload_request(
-            component,
-            f"{zone}-put-kms-without-key-id",
-            "s3:PutObject",
-            obj,
-            expected="deny",
-            resource_side="templates",
-            description="a put asking for aws:kms without naming the key (S3 would use aws/s3) is refused",
-            context={"s3:x-amz-server-side-encryption": "aws:kms"},
-        )
-        env.workload_request(
-            component,
-            f"{zone}-put-dsse",
-            "s3:PutObject",
-            obj,
-            expected="deny",
-            resource_side="templates",
-            description="a put asking for dual-layer SSE (aws:kms:dsse) is refused",
-            context=sse_kms(lake_key) | {"s3:x-amz-server-side-encryption": "aws:kms:dsse"},
-        )
-        env.workload_request(
-            component,
-            f"{zone}-read-tls-1.1",
-            "s3:GetObject",
-            obj,
-            expected="deny",
-            resource_side="templates",
-            description="TLS below 1.2 is refused",
-            context={"s3:TlsVersion": "1.1"},
-        )
-        env.workload_request(
-            component,
-            f"{zone}-put-lake-key",
-            "s3:PutObject",
-            obj,
-            expected="allow",
-            resource_side="templates",
-            description="a put naming the bucket's key (Firehose KMS config, Athena SSE_KMS results) is accepted",
-            context=sse_kms(lake_key),
-        )
-        if zone == "capture":
+        zone_cases = cases + (
+            [("put-ml-key", "s3:PutObject", "allow", "SageMaker's captures and results name the ML key",
+              sse_kms(env.key_arn("MlKey")))]
+            if zone == "capture" else []
+        )  # fmt: skip
+        for case, action, expected, description, context in zone_cases:
             env.workload_request(
                 component,
-                "capture-put-ml-key",
-                "s3:PutObject",
+                f"{zone}-{case}",
+                action,
                 obj,
-                expected="allow",
+                expected=expected,  # type: ignore[arg-type]
                 resource_side="templates",
-                description="SageMaker's captures and results name the ML key, which the capture bucket accepts",
-                context=sse_kms(env.key_arn("MlKey")),
+                description=f"{zone} bucket: {description}",
+                context=context,
             )
-        env.workload_request(
-            component,
-            f"{zone}-put-default-encryption",
-            "s3:PutObject",
-            obj,
-            expected="allow",
-            resource_side="templates",
-            description="a put without encryption headers gets the bucket's default SSE-KMS and is accepted",
-        )
         env.service_request(
             component,
             f"{zone}-server-access-logs",
