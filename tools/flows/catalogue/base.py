@@ -232,6 +232,24 @@ class Environment:
             unverified=unverified,
         )
 
+    def assumed_by(
+        self,
+        component: str,
+        service: str,
+        role: Principal,
+        *,
+        description: str,
+        name: str = "assume-role",
+        context: Mapping[str, Any] | None = None,
+        source_arn: str | None = None,
+        source_account: str | None = None,
+    ) -> Flow:
+        """``service`` assumes ``role`` (its trust policy decides)."""
+        return self.service_request(
+            component, name, service, "sts:AssumeRole", role.arn, expected="allow", description=description,
+            context=context, source_arn=source_arn, source_account=source_account,
+        )  # fmt: skip
+
     def anonymous_request(self, component: str, name: str, action: str, resource: str, *, description: str) -> Flow:
         """An unsigned request from the internet; always expected to be refused."""
         return self._request(

@@ -39,15 +39,7 @@ def _endpoint(env: Environment, endpoint: InferenceEndpoint) -> None:
     models = env.bucket("models")
     capture = env.bucket("capture")
     lake_key, ml_key = env.key_arn("DataLakeKey"), env.key_arn("MlKey")
-    env.service_request(
-        component,
-        "assume-role",
-        "sagemaker.amazonaws.com",
-        "sts:AssumeRole",
-        role.arn,
-        expected="allow",
-        description="SageMaker assumes the endpoint's execution role",
-    )
+    env.assumed_by(component, "sagemaker.amazonaws.com", role, description="SageMaker assumes the execution role")
     # ------------------------------------------------------------------ image
     env.role_request(
         component,
@@ -290,15 +282,7 @@ def _monitor(env, endpoint, stack_id, cid, name, models, capture, lake_key, ml_k
     component = f"monitor-{endpoint.name}"
     role = env.role(stack_id, f"{cid}MonitorRole")
     monitor = endpoint.model_monitor
-    env.service_request(
-        component,
-        "assume-role",
-        "sagemaker.amazonaws.com",
-        "sts:AssumeRole",
-        role.arn,
-        expected="allow",
-        description="SageMaker assumes the monitoring job's role",
-    )
+    env.assumed_by(component, "sagemaker.amazonaws.com", role, description="SageMaker assumes the monitor's role")
     captured = s3_object(capture, f"{name}/data-capture/AllTraffic/2026/11/30/12/capture.jsonl")
     env.role_request(
         component,

@@ -28,13 +28,10 @@ def add(env: Environment) -> None:
     lake_key = env.key_arn("DataLakeKey")
     raw = env.bucket("raw")
     transform = env.attribute("Ingestion", "AWS::Lambda::Function", "TransformFunction")
-    env.service_request(
+    env.assumed_by(
         component,
-        "assume-role",
         "firehose.amazonaws.com",
-        "sts:AssumeRole",
-        role.arn,
-        expected="allow",
+        role,
         description="Firehose assumes its role (the external id is the account id)",
         context={"sts:ExternalId": env.account},
     )
@@ -203,15 +200,7 @@ def _transform(env: Environment) -> None:
     component = "transform"
     role = env.role("Ingestion", "TransformRole")
     group = env.view("Ingestion").resolve({"Ref": env.logical_id("Ingestion", "AWS::Logs::LogGroup", "TransformLogs")})
-    env.service_request(
-        component,
-        "assume-role",
-        "lambda.amazonaws.com",
-        "sts:AssumeRole",
-        role.arn,
-        expected="allow",
-        description="Lambda assumes the transform's role",
-    )
+    env.assumed_by(component, "lambda.amazonaws.com", role, description="Lambda assumes the transform's role")
     stream = f"{env.log_group_arn(group)}:log-stream:2026/11/30/[$LATEST]0123456789abcdef"
     for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
         env.role_request(

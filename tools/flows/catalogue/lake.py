@@ -87,15 +87,10 @@ def _auto_delete(env: Environment) -> None:
     if not roles:
         return
     (role,) = roles
-    env.service_request(
-        "lake",
-        "auto-delete-assume-role",
-        "lambda.amazonaws.com",
-        "sts:AssumeRole",
-        role.arn,
-        expected="allow",
+    env.assumed_by(
+        "lake", "lambda.amazonaws.com", role, name="auto-delete-assume-role",
         description="Lambda assumes the auto-delete provider's role",
-    )
+    )  # fmt: skip
     for zone in (*DATA_ZONES, "access-logs"):
         bucket = env.bucket(zone)
         env.role_request(
@@ -136,15 +131,7 @@ def _crawler(env: Environment) -> None:
     curated = env.bucket("curated")
     lake_key = env.key_arn("DataLakeKey")
     glue = f"arn:{PARTITION}:glue:{env.region}:{env.account}"
-    env.service_request(
-        component,
-        "assume-role",
-        "glue.amazonaws.com",
-        "sts:AssumeRole",
-        role.arn,
-        expected="allow",
-        description="Glue assumes the crawler role",
-    )
+    env.assumed_by(component, "glue.amazonaws.com", role, description="Glue assumes the crawler role")
     for action, resource in (
         ("glue:GetTable", f"{glue}:table/{database}/{table_name}"),
         ("glue:GetDatabase", f"{glue}:database/{database}"),

@@ -37,17 +37,11 @@ def add(env: Environment) -> None:
     flow_group = env.view("Network").resolve({"Ref": env.logical_id("Network", "AWS::Logs::LogGroup", "NetworkFlow")})
     flow_role = env.role("Network", "NetworkFlowLogRole")
     flow_log_arn = f"arn:{PARTITION}:ec2:{env.region}:{env.account}:vpc-flow-log/fl-0123456789abcdef0"
-    env.service_request(
-        component,
-        "flow-logs-assume-role",
-        "vpc-flow-logs.amazonaws.com",
-        "sts:AssumeRole",
-        flow_role.arn,
-        expected="allow",
+    env.assumed_by(
+        component, "vpc-flow-logs.amazonaws.com", flow_role, name="flow-logs-assume-role",
         description="VPC Flow Logs of this account assumes the flow log role",
-        source_arn=flow_log_arn,
-        source_account=env.account,
-    )
+        source_arn=flow_log_arn, source_account=env.account,
+    )  # fmt: skip
     env.service_request(
         component,
         "flow-logs-of-another-account-assume-role",
@@ -82,15 +76,10 @@ def add(env: Environment) -> None:
 
     # The CDK's default-security-group cleaner (Custom::VpcRestrictDefaultSG).
     cleaner = env.role("Network", "CustomVpcRestrictDefaultSG")
-    env.service_request(
-        component,
-        "sg-cleaner-assume-role",
-        "lambda.amazonaws.com",
-        "sts:AssumeRole",
-        cleaner.arn,
-        expected="allow",
+    env.assumed_by(
+        component, "lambda.amazonaws.com", cleaner, name="sg-cleaner-assume-role",
         description="Lambda assumes the default-security-group cleaner's role",
-    )
+    )  # fmt: skip
     vpc_id = env.logical_id("Network", "AWS::EC2::VPC", "NetworkVpc")
     default_sg = env.view("Network").resolve({"Fn::GetAtt": [vpc_id, "DefaultSecurityGroup"]})
     for action in ("ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress"):
