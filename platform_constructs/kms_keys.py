@@ -29,7 +29,8 @@ class PlatformKey(Construct):
     """A symmetric customer-managed key with yearly rotation, an alias and purpose-bound service grants.
 
     IAM principals of the account get access only through their own IAM policies (the CDK default key
-    policy delegates to IAM), so grants in other stacks never edit this key's policy.
+    policy delegates to IAM), so grants in other stacks never edit this key's policy. Only AWS services may
+    create KMS grants on the key, for AWS resources (statement ``DenyGrantsExceptForAwsServices``).
     """
 
     def __init__(
@@ -58,6 +59,22 @@ class PlatformKey(Construct):
             alias=f"alias/{alias_prefix}/{purpose.name}",
             removal_policy=removal_policy,
             pending_window=Duration.days(pending_window_days),
+        )
+        # Grants are a second way to use a key, beside the key and IAM policies. Only AWS services may create
+        # them, for their own resources (EBS volumes of SageMaker instances, ...): a principal calling
+        # CreateGrant directly is denied, whatever its IAM policy allows (Control Tower CT.KMS.PR.3; the AWS
+        # KMS developer guide's kms:GrantIsForAWSResource and aws:PrincipalIsAWSService condition keys).
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyGrantsExceptForAwsServices",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["kms:CreateGrant"],
+                resources=["*"],
+                conditions={
+                    "BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}
+                },
+            )
         )
         if purpose.cloudwatch_logs:
             self.key.add_to_resource_policy(
