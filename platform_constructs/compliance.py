@@ -250,7 +250,7 @@ class _CrossStackReferenceAcknowledgment:
             if not isinstance(reference, Reference) or not isinstance(reference.target, CfnResource):
                 return []
             target = reference.target
-            if target.cfn_resource_type != required_type or Stack.of(target) is stack:
+            if target.cfn_resource_type != required_type or Stack.of(target).node.path == stack.node.path:
                 return []
             rendered = stack.resolve(value)
             form = next(iter(rendered)) if isinstance(rendered, dict) and len(rendered) == 1 else None
@@ -334,9 +334,10 @@ def control_tower_unacknowledged(app: IConstruct, report: PolicyValidationPlugin
     acknowledgment in ``app`` covers, matched as CDK core matches them at synth: the violating resource's
     construct (found by template and logical id) or its closest ancestor carries the acknowledgment id
     ``cdk-validator-cfnguard::<rule name>``."""
-    by_logical_id = construct_paths_by_logical_id(app)
+    templates = {Path(r.template_path or "?").name for v in report.violations for r in v.violating_resources}
+    by_logical_id = construct_paths_by_logical_id(app, templates)
     acknowledged: dict[str, set[str]] = {}
-    for construct in app.node.find_all():
+    for construct in _stacks_with_ancestors(app, templates):
         for entry in construct.node.metadata:
             if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
                 for rule_id in dict(entry.data):
@@ -360,14 +361,41 @@ def control_tower_unacknowledged(app: IConstruct, report: PolicyValidationPlugin
     return result
 
 
-def construct_paths_by_logical_id(app: IConstruct) -> dict[tuple[str, str], str]:
-    """(template file name, logical id) → construct path, for every CloudFormation element under ``app``."""
+def construct_paths_by_logical_id(app: IConstruct, templates: set[str] | None = None) -> dict[tuple[str, str], str]:
+    """(template file name, logical id) → construct path, for every CloudFormation element under ``app`` (only
+    in the stacks whose template file name is in ``templates``, if given)."""
     paths = {}
-    for construct in app.node.find_all():
-        if isinstance(construct, CfnElement):
-            stack = Stack.of(construct)
-            paths[(stack.template_file, stack.resolve(construct.logical_id))] = construct.node.path
+    for stack in _stacks(app, templates):
+        for construct in _constructs_of(stack):
+            if isinstance(construct, CfnElement) and Stack.of(construct).node.path == stack.node.path:
+                paths[(stack.template_file, stack.resolve(construct.logical_id))] = construct.node.path
     return paths
+
+
+def _stacks(app: IConstruct, templates: set[str] | None) -> list[Stack]:
+    return [
+        c for c in app.node.find_all() if isinstance(c, Stack) and (templates is None or c.template_file in templates)
+    ]
+
+
+def _constructs_of(stack: Stack) -> list[IConstruct]:
+    """The constructs of ``stack``, without those of stages nested in it (e.g. the stages a pipeline deploys)."""
+    everything = stack.node.find_all()
+    nested = tuple(f"{c.node.path}/" for c in everything if isinstance(c, Stage))
+    if not nested:
+        return everything
+    return [c for c in everything if not isinstance(c, Stage) and not c.node.path.startswith(nested)]
+
+
+def _stacks_with_ancestors(app: IConstruct, templates: set[str]) -> list[IConstruct]:
+    """Every construct of the stacks writing ``templates``, and every ancestor of those stacks."""
+    found: dict[str, IConstruct] = {}
+    for stack in _stacks(app, templates):
+        for construct in _constructs_of(stack):
+            found[construct.node.path] = construct
+        for ancestor in stack.node.scopes:
+            found.setdefault(ancestor.node.path, ancestor)
+    return list(found.values())
 
 
 def _closest_ancestor_in(path: str, acknowledged_at: set[str]) -> bool:

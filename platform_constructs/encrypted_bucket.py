@@ -101,6 +101,31 @@ def _common_props(removal_policy: RemovalPolicy) -> dict[str, object]:
     }
 
 
+LOG_TARGET_SSE_S3_REASON = (
+    "S3 server access logging supports only SSE-S3 default encryption on the log target bucket; SSE-KMS "
+    "is not supported (AWS S3 User Guide, enable-server-access-logging / troubleshooting-server-access-"
+    "logging), so this bucket uses SSE-S3 (AES-256) and TLS-only access."
+)
+
+
+def acknowledge_log_target_controls(bucket: s3.IBucket) -> None:
+    """Acknowledge on a server access log target bucket the Control Tower controls S3 itself rules out there."""
+    acknowledge_control(bucket, "CT.S3.PR.10", LOG_TARGET_SSE_S3_REASON)
+    acknowledge_control(
+        bucket,
+        "CT.S3.PR.2",
+        "This bucket is the server access log target of other buckets; logging it into itself would log each "
+        "log delivery again (the S3 User Guide advises against a target that logs to itself), and logging it "
+        "into another bucket would only move this finding to that bucket.",
+    )
+    acknowledge_control(
+        bucket,
+        "CT.S3.PR.9",
+        "S3 cannot deliver server access logs to a bucket with Object Lock: 'S3 buckets with Object Lock can't "
+        "be used as destination buckets for server access logs' (S3 User Guide, Configuring S3 Object Lock).",
+    )
+
+
 class AccessLogBucket(s3.Bucket):
     """Target of S3 server access logs: SSE-S3, versioned, TLS-only, private, EventBridge notifications on, logs
     expire by lifecycle.
@@ -136,35 +161,15 @@ class AccessLogBucket(s3.Bucket):
             lifecycle_rules=list(lifecycle_rules),
             **_common_props(removal_policy),
         )
-        reason_kms = (
-            "S3 server access logging supports only SSE-S3 default encryption on the log target bucket; SSE-KMS "
-            "is not supported (AWS S3 User Guide, enable-server-access-logging / troubleshooting-server-access-"
-            "logging), so this bucket uses SSE-S3 (AES-256) and TLS-only access."
-        )
         for rule in (
             "HIPAA.Security-S3DefaultEncryptionKMS",
             "NIST.800.53.R5-S3DefaultEncryptionKMS",
             "PCI.DSS.321-S3DefaultEncryptionKMS",
         ):
-            acknowledge(self, rule, reason_kms)
+            acknowledge(self, rule, LOG_TARGET_SSE_S3_REASON)
         # No logging finding to acknowledge for cdk-nag: the packs accept a bucket that is itself a log target.
-        # The Control Tower controls do not; what S3 itself rules out for a log target is acknowledged here.
-        acknowledge_control(self, "CT.S3.PR.10", reason_kms)
-        acknowledge_control(
-            self,
-            "CT.S3.PR.2",
-            "This bucket is the server access log target of every data bucket; logging it into itself would log "
-            "each log delivery again (the S3 User Guide advises against a target that logs to itself), and "
-            "logging it into another bucket would only move this finding to that bucket.",
-        )
-        acknowledge_control(
-            self,
-            "CT.S3.PR.9",
-            "S3 cannot deliver server access logs to a bucket with Object Lock: 'S3 buckets with Object Lock "
-            "can't be used as destination buckets for server access logs' (S3 User Guide, Configuring S3 Object "
-            "Lock); the data buckets whose logs land here all have Object Lock.",
-        )
-        _event_bridge_notifications(self)
+        acknowledge_log_target_controls(self)
+        event_bridge_notifications(self)
 
 
 class EncryptedBucket(s3.Bucket):
@@ -274,10 +279,10 @@ class EncryptedBucket(s3.Bucket):
                 },
             )
         )
-        _event_bridge_notifications(self)
+        event_bridge_notifications(self)
 
 
-def _event_bridge_notifications(bucket: s3.Bucket) -> None:
+def event_bridge_notifications(bucket: s3.IBucket) -> None:
     """Send the bucket's events to EventBridge (Control Tower CT.S3.PR.4). EventBridge delivery is a bucket
     property; CDK's event_bridge_enabled would add a notifications custom resource (a Lambda) instead."""
     cfn_bucket = bucket.node.default_child
