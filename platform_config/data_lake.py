@@ -154,9 +154,9 @@ class BucketConfig(FrozenModel):
         ge=1,
         le=36500,
         description=(
-            "Turn on S3 Object Lock in GOVERNANCE mode with this default retention. Object Lock can only be "
-            "chosen when the bucket is created: changing this on a deployed bucket requires a new bucket "
-            "(a new name), so decide before the first deploy. Default: off."
+            "Default retention (days, GOVERNANCE mode) of every new object version. Object Lock itself is on "
+            "for every versioned data bucket (Control Tower CT.S3.PR.9), so this can be added to a deployed "
+            "bucket too. Default: none, nothing is locked."
         ),
     )
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from platform_config.base import LOG_RETENTION_DAYS, FrozenModel
+from platform_config.base import MIN_LOG_RETENTION_DAYS, FrozenModel, check_log_retention
 from platform_config.data_lake import DataLakeConfig
 from platform_config.inference import InferenceConfig
 from platform_config.network import NetworkConfig, check_environment
@@ -23,7 +23,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TAG_VALUE = re.compile(r"^[A-Za-z0-9_ .:/=+\-@]{1,256}$")
 
 # Stage-driven defaults. Each is behaviour a user can override per environment where a field exists.
-DEFAULT_LOG_RETENTION_DAYS: dict[str, int] = {"dev": 30, "staging": 90, "prod": 365}
+DEFAULT_LOG_RETENTION_DAYS: dict[str, int] = dict.fromkeys(("dev", "staging", "prod"), MIN_LOG_RETENTION_DAYS)
 
 
 class TagsConfig(FrozenModel):
@@ -56,7 +56,7 @@ class EnvironmentConfig(FrozenModel):
     """One environment: where it deploys, how it is tagged, and what each component looks like there.
 
     The stage drives defaults: removal policy (RETAIN in prod/staging; DESTROY in dev only with
-    ``allow_destroy=True``), log retention (dev 30 days, staging 90, prod 365) and termination
+    ``allow_destroy=True``), log retention (every stage 365 days, the Control Tower minimum) and termination
     protection (on for prod).
     """
 
@@ -77,7 +77,8 @@ class EnvironmentConfig(FrozenModel):
         description="Dev only: let `cdk destroy` delete stateful resources (buckets are emptied first).",
     )
     log_retention_days: int | None = Field(
-        default=None, description="CloudWatch Logs retention. Default: by stage (dev 30, staging 90, prod 365)."
+        default=None,
+        description="CloudWatch Logs retention, at least 365 days (Control Tower CT.CLOUDWATCH.PR.2). Default: 365.",
     )
     termination_protection: bool | None = Field(
         default=None, description="CloudFormation termination protection. Default: on for prod only."
@@ -98,9 +99,7 @@ class EnvironmentConfig(FrozenModel):
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, value: int | None) -> int | None:
-        if value is not None and value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"{value} is not a CloudWatch Logs retention period; allowed: {LOG_RETENTION_DAYS}")
-        return value
+        return None if value is None else check_log_retention(value)
 
     @field_validator("inference")
     @classmethod

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from platform_config.base import LOG_RETENTION_DAYS, FrozenModel
+from platform_config.base import FrozenModel, check_log_retention
 from platform_config.environment import EnvironmentConfig, TagsConfig
 from platform_config.errors import ConfigError, build
 
@@ -62,7 +62,9 @@ class PipelineConfig(FrozenModel):
         description="Name of the pipeline and of its CloudFormation stack. Default: ml-platform-delivery.",
     )
     tags: TagsConfig = Field(description="Cost-allocation tags of the pipeline's resources.")
-    log_retention_days: int = Field(default=365, description="Retention of the build logs. Default: 365 days.")
+    log_retention_days: int = Field(
+        default=365, description="Retention of the build logs, at least 365 days (CT.CLOUDWATCH.PR.2). Default: 365."
+    )
 
     @field_validator("connection_arn")
     @classmethod
@@ -109,9 +111,7 @@ class PipelineConfig(FrozenModel):
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"{value} is not a CloudWatch Logs retention period; allowed: {LOG_RETENTION_DAYS}")
-        return value
+        return check_log_retention(value)
 
     @field_validator("pipeline_name")
     @classmethod

@@ -15,6 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from platform_constructs.compliance import acknowledge
+from platform_constructs.dead_letter_queue import DEAD_LETTER_QUEUE_REDRIVE
 
 
 class AlarmTopic(Construct):
@@ -92,6 +93,7 @@ class AlarmTopic(Construct):
                 encryption_master_key=master_key,
                 enforce_ssl=True,
                 retention_period=Duration.days(14),
+                redrive_allow_policy=DEAD_LETTER_QUEUE_REDRIVE,
             )
             for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
                 acknowledge(

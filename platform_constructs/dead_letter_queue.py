@@ -15,6 +15,12 @@ from platform_constructs.compliance import acknowledge
 
 RETENTION = Duration.days(14)
 
+# Declares a queue a dead-letter queue (Control Tower CT.SQS.PR.1 asks every queue for a dead-letter queue or
+# this declaration). ``allowAll`` (any source queue of this account may name it in its redrive policy) is what
+# SQS does when the attribute is absent, so it changes no behaviour; ``byQueue`` needs source queues, and these
+# queues receive from EventBridge targets and SNS subscriptions, not from other queues.
+DEAD_LETTER_QUEUE_REDRIVE = sqs.RedriveAllowPolicy(redrive_permission=sqs.RedrivePermission.ALLOW_ALL)
+
 
 class NotificationDeadLetterQueue(Construct):
     """KMS-encrypted, TLS-only SQS queue kept 14 days (the SQS maximum), plus an alarm when it holds anything.
@@ -47,6 +53,7 @@ class NotificationDeadLetterQueue(Construct):
             encryption_master_key=encryption_key,
             enforce_ssl=True,
             retention_period=RETENTION,
+            redrive_allow_policy=DEAD_LETTER_QUEUE_REDRIVE,
         )
         for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
             acknowledge(

@@ -1,8 +1,8 @@
 """S3 buckets with the platform's secure defaults in one place.
 
 * :class:`EncryptedBucket`: a data bucket. SSE-KMS with a customer key and S3 Bucket Keys, Block Public
-  Access, ACLs off, TLS-only (1.2+), puts that ask for any other encryption denied, versioning, server
-  access logs, EventBridge notifications, lifecycle tiering, optional Object Lock.
+  Access, ACLs off, TLS-only (1.2+), puts that ask for any other encryption denied, versioning, Object Lock
+  (optionally with a default retention), server access logs, EventBridge notifications, lifecycle tiering.
 * :class:`AccessLogBucket`: the target of the data buckets' server access logs. SSE-S3, because S3
   server access logging does not support SSE-KMS default encryption on the target bucket.
 * :func:`tiering_rule`: the lifecycle rule of one bucket from plain day counts.
@@ -19,7 +19,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from platform_constructs.compliance import acknowledge
+from platform_constructs.compliance import acknowledge, acknowledge_control
 from platform_constructs.log_retention import retention
 
 # Header condition keys a PutObject request carries when it asks for server-side encryption.
@@ -101,8 +101,34 @@ def _common_props(removal_policy: RemovalPolicy) -> dict[str, object]:
     }
 
 
+LOG_TARGET_SSE_S3_REASON = (
+    "S3 server access logging supports only SSE-S3 default encryption on the log target bucket; SSE-KMS "
+    "is not supported (AWS S3 User Guide, enable-server-access-logging / troubleshooting-server-access-"
+    "logging), so this bucket uses SSE-S3 (AES-256) and TLS-only access."
+)
+
+
+def acknowledge_log_target_controls(bucket: s3.IBucket) -> None:
+    """Acknowledge on a server access log target bucket the Control Tower controls S3 itself rules out there."""
+    acknowledge_control(bucket, "CT.S3.PR.10", LOG_TARGET_SSE_S3_REASON)
+    acknowledge_control(
+        bucket,
+        "CT.S3.PR.2",
+        "This bucket is the server access log target of other buckets; logging it into itself would log each "
+        "log delivery again (the S3 User Guide advises against a target that logs to itself), and logging it "
+        "into another bucket would only move this finding to that bucket.",
+    )
+    acknowledge_control(
+        bucket,
+        "CT.S3.PR.9",
+        "S3 cannot deliver server access logs to a bucket with Object Lock: 'S3 buckets with Object Lock can't "
+        "be used as destination buckets for server access logs' (S3 User Guide, Configuring S3 Object Lock).",
+    )
+
+
 class AccessLogBucket(s3.Bucket):
-    """Target of S3 server access logs: SSE-S3, versioned, TLS-only, private, logs expire by lifecycle.
+    """Target of S3 server access logs: SSE-S3, versioned, TLS-only, private, EventBridge notifications on, logs
+    expire by lifecycle.
 
     S3 server access logging supports only SSE-S3 default encryption on the target bucket: "You can use
     default bucket encryption on the destination bucket only if you use server-side encryption with
@@ -135,18 +161,15 @@ class AccessLogBucket(s3.Bucket):
             lifecycle_rules=list(lifecycle_rules),
             **_common_props(removal_policy),
         )
-        reason_kms = (
-            "S3 server access logging supports only SSE-S3 default encryption on the log target bucket; SSE-KMS "
-            "is not supported (AWS S3 User Guide, enable-server-access-logging / troubleshooting-server-access-"
-            "logging), so this bucket uses SSE-S3 (AES-256) and TLS-only access."
-        )
         for rule in (
             "HIPAA.Security-S3DefaultEncryptionKMS",
             "NIST.800.53.R5-S3DefaultEncryptionKMS",
             "PCI.DSS.321-S3DefaultEncryptionKMS",
         ):
-            acknowledge(self, rule, reason_kms)
-        # No logging finding to acknowledge: the packs accept a bucket that is itself a log target.
+            acknowledge(self, rule, LOG_TARGET_SSE_S3_REASON)
+        # No logging finding to acknowledge for cdk-nag: the packs accept a bucket that is itself a log target.
+        acknowledge_log_target_controls(self)
+        event_bridge_notifications(self)
 
 
 class EncryptedBucket(s3.Bucket):
@@ -165,8 +188,10 @@ class EncryptedBucket(s3.Bucket):
     * Versioning; server access logs to ``access_log_bucket`` under ``access_log_prefix`` (date-partitioned).
     * EventBridge notifications on, set directly on the bucket (no notifications custom resource/Lambda).
     * Removal: ``removal_policy``; DESTROY also empties the bucket first (auto-delete custom resource).
-    * Optional Object Lock (GOVERNANCE mode) with a default retention; it needs versioning and can only be
-      chosen when the bucket is created.
+    * Object Lock on every versioned bucket (Control Tower CT.S3.PR.9); without ``object_lock_retention_days``
+      no object is locked: the bucket only can be, so a default retention can be added later (and the
+      ``s3:PutObjectRetention``/``s3:PutObjectLegalHold`` actions lock single objects). With it: GOVERNANCE
+      mode with that default retention. Object Lock cannot be turned off again (S3).
     """
 
     def __init__(
@@ -194,8 +219,8 @@ class EncryptedBucket(s3.Bucket):
         :param versioned: S3 versioning. Default: on (the compliance packs require it).
         :param additional_put_keys: other CMKs a writer may name in an ``aws:kms`` put (e.g. the ML key that
             SageMaker data capture is configured with). Default: none, only ``encryption_key``.
-        :param object_lock_retention_days: turn on Object Lock in GOVERNANCE mode with this default retention.
-            Default: off. Needs ``versioned``; incompatible with DESTROY (locked versions cannot be emptied).
+        :param object_lock_retention_days: a default retention in GOVERNANCE mode for every new object version.
+            Default: none. Needs ``versioned``; incompatible with DESTROY (locked versions cannot be emptied).
         """
         if object_lock_retention_days is not None and not versioned:
             raise ValueError("EncryptedBucket: Object Lock needs versioning (versioned=True)")
@@ -215,7 +240,8 @@ class EncryptedBucket(s3.Bucket):
             server_access_logs_prefix=access_log_prefix,
             target_object_key_format=s3.TargetObjectKeyFormat.partitioned_prefix(s3.PartitionDateSource.EVENT_TIME),
             lifecycle_rules=list(lifecycle_rules),
-            object_lock_enabled=True if object_lock_retention_days is not None else None,
+            # Object Lock needs versioning; an unversioned bucket keeps the Control Tower finding (and cdk-nag's).
+            object_lock_enabled=True if versioned else None,
             object_lock_default_retention=(
                 s3.ObjectLockRetention.governance(Duration.days(object_lock_retention_days))
                 if object_lock_retention_days is not None
@@ -253,11 +279,15 @@ class EncryptedBucket(s3.Bucket):
                 },
             )
         )
-        # EventBridge delivery is a bucket property; CDK's event_bridge_enabled would add a notifications
-        # custom resource (a Lambda) instead of setting it.
-        cfn_bucket = self.node.default_child
-        assert isinstance(cfn_bucket, s3.CfnBucket)
-        cfn_bucket.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
+        event_bridge_notifications(self)
+
+
+def event_bridge_notifications(bucket: s3.IBucket) -> None:
+    """Send the bucket's events to EventBridge (Control Tower CT.S3.PR.4). EventBridge delivery is a bucket
+    property; CDK's event_bridge_enabled would add a notifications custom resource (a Lambda) instead."""
+    cfn_bucket = bucket.node.default_child
+    assert isinstance(cfn_bucket, s3.CfnBucket)
+    cfn_bucket.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
 
 
 def tidy_auto_delete_provider(
@@ -272,7 +302,8 @@ def tidy_auto_delete_provider(
     * The handler's ``DependsOn`` on its role is dropped: the function's ``Fn::GetAtt`` of the role already
       orders them, and cfn-lint reports the redundant dependency (W3005).
 
-    No compliance pack reports a finding on the provider (its function and role are plain ``CfnResource``s).
+    No cdk-nag pack reports a finding on the provider (its function and role are plain ``CfnResource``s). The
+    Control Tower control CT.LAMBDA.PR.3 (function in a VPC) is acknowledged on the handler: see the reason.
     """
     provider = stack.node.try_find_child(_AUTO_DELETE_PROVIDER_ID)
     if provider is None:
@@ -283,6 +314,15 @@ def tidy_auto_delete_provider(
     handler, role = provider.node.find_child("Handler"), provider.node.find_child("Role")
     assert isinstance(handler, CfnResource) and isinstance(role, CfnResource)
     handler.remove_resource_dependency(role)
+    acknowledge_control(
+        handler,
+        "CT.LAMBDA.PR.3",
+        "CDK's auto-delete-objects provider function (a plain CfnResource without VPC settings) empties the "
+        "buckets with DESTROY when the stack is deleted and answers CloudFormation at a pre-signed URL of an "
+        "AWS-owned S3 bucket; in the isolated subnets the S3 gateway endpoint's allow-list admits only the "
+        "platform's buckets, so the answer could not leave, and opening the endpoint to that bucket would give "
+        "every workload a way to write data out. It runs only during a stack deletion or update.",
+    )
     log_group = logs.LogGroup(
         provider,
         "LogGroup",

@@ -26,11 +26,30 @@ class KeyPurpose:
     has one: :class:`~platform_constructs.alarm_topic.AlarmTopic`.)"""
 
 
+def deny_grants_except_for_aws_services() -> iam.PolicyStatement:
+    """Key-policy statement: only AWS services may create grants on the key, for AWS resources.
+
+    Grants are a second way to use a key, beside the key and IAM policies. Services create them for their own
+    resources (EBS volumes of SageMaker instances, ...); a principal calling CreateGrant directly is denied,
+    whatever its IAM policy allows (Control Tower CT.KMS.PR.3; the AWS KMS developer guide's
+    ``kms:GrantIsForAWSResource`` and ``aws:PrincipalIsAWSService`` condition keys).
+    """
+    return iam.PolicyStatement(
+        sid="DenyGrantsExceptForAwsServices",
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=["kms:CreateGrant"],
+        resources=["*"],
+        conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+    )
+
+
 class PlatformKey(Construct):
     """A symmetric customer-managed key with yearly rotation, an alias and purpose-bound service grants.
 
     IAM principals of the account get access only through their own IAM policies (the CDK default key
-    policy delegates to IAM), so grants in other stacks never edit this key's policy.
+    policy delegates to IAM), so grants in other stacks never edit this key's policy. Only AWS services may
+    create KMS grants on the key, for AWS resources (statement ``DenyGrantsExceptForAwsServices``).
     """
 
     def __init__(
@@ -60,6 +79,7 @@ class PlatformKey(Construct):
             removal_policy=removal_policy,
             pending_window=Duration.days(pending_window_days),
         )
+        self.key.add_to_resource_policy(deny_grants_except_for_aws_services())
         if purpose.cloudwatch_logs:
             self.key.add_to_resource_policy(
                 iam.PolicyStatement(

@@ -12,6 +12,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from platform_constructs.compliance import acknowledge_control
+
 ISOLATED_SUBNET_GROUP = "Isolated"
 
 
@@ -149,6 +151,9 @@ def _tidy_default_security_group_provider(
     * Its handler's ``DependsOn`` on its role is dropped: the ``Fn::GetAtt`` of the role's ARN already orders
       them, and cfn-lint reports the redundant dependency (W3005).
 
+    * The Control Tower control CT.LAMBDA.PR.3 (function in a VPC) is acknowledged on its handler (see the
+      reason there).
+
     cdk-nag raises no finding on this provider (its function and role are plain ``CfnResource``s, which the
     Lambda and IAM rules do not inspect), and the packs' ``VPCDefaultSecurityGroupClosed`` rule requires exactly
     this custom resource, so it is the compliant way to close the default security group.
@@ -161,6 +166,15 @@ def _tidy_default_security_group_provider(
     role = provider.node.find_child("Role")
     assert isinstance(handler, CfnResource) and isinstance(role, CfnResource)
     handler.remove_resource_dependency(role)
+    acknowledge_control(
+        handler,
+        "CT.LAMBDA.PR.3",
+        "CDK's default-security-group provider function (a plain CfnResource without VPC settings) calls the EC2 "
+        "API to revoke the default group's rules and answers CloudFormation at a pre-signed URL of an AWS-owned "
+        "S3 bucket; the isolated subnets have no EC2 endpoint and the S3 gateway endpoint's allow-list admits "
+        "only the platform's buckets, so inside the VPC it could do neither, and opening the endpoint to that "
+        "bucket would give every workload a way to write data out. It runs only during deployments.",
+    )
     log_group = logs.LogGroup(
         provider,
         "LogGroup",

@@ -24,6 +24,7 @@ from platform_config.inference import (
 )
 from platform_constructs.alarms import notifying_alarm
 from platform_constructs.compliance import acknowledge
+from platform_constructs.dead_letter_queue import DEAD_LETTER_QUEUE_REDRIVE
 from platform_constructs.deployment_guardrails import (
     BlueGreenDeployment,
     DeploymentPolicy,
@@ -161,6 +162,7 @@ class InferenceStack(PlatformStack):
             encryption_master_key=key,
             enforce_ssl=True,
             retention_period=Duration.days(14),
+            redrive_allow_policy=DEAD_LETTER_QUEUE_REDRIVE,
         )
         for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
             acknowledge(

@@ -30,7 +30,8 @@ from constructs import Construct, IValidation
 from platform_config import EnvironmentConfig
 from platform_config.pipeline import PipelineConfig, lookup_role_arn
 from platform_constructs.compliance import acknowledge, flatten_reference
-from platform_constructs.kms_keys import KeyPurpose, PlatformKey
+from platform_constructs.encrypted_bucket import acknowledge_log_target_controls, event_bridge_notifications
+from platform_constructs.kms_keys import KeyPurpose, PlatformKey, deny_grants_except_for_aws_services
 from platform_constructs.log_retention import retention
 from stacks.stage import PlatformStage
 
@@ -104,15 +105,12 @@ class PipelineStack(cdk.Stack):
             bucket_key_enabled=True,
             server_access_logs_bucket=self.access_log_bucket,
             server_access_logs_prefix="artifacts/",
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="old-artifacts",
-                    noncurrent_version_expiration=cdk.Duration.days(30),
-                    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
-                )
-            ],
+            lifecycle_rules=[_OLD_ARTIFACTS],
+            # Control Tower CT.S3.PR.9; no default retention, so nothing is locked.
+            object_lock_enabled=True,
             **_BUCKET_PROPS,
         )
+        event_bridge_notifications(self.artifact_bucket)
         _acknowledge_no_replication(self.artifact_bucket)
         self.build_log_group = logs.LogGroup(
             self,
@@ -233,7 +231,8 @@ class PipelineStack(cdk.Stack):
     def _harden_cross_region_support(self) -> list[cdk.Stack]:
         """An environment outside the pipeline's region needs an artifact store in its region: CodePipeline
         adds a support stack per region (``<pipeline>-support-<region>``) with a replication bucket and a
-        rotating key. Bring that bucket to the platform's baseline: versioned, access-logged, key retained."""
+        rotating key. Bring that bucket to the platform's baseline: versioned with the artifact bucket's lifecycle
+        and Object Lock, access-logged, events to EventBridge, key retained and granting only AWS services."""
         stacks = []
         for region, support in sorted(self.pipeline.pipeline.cross_region_support.items()):
             stack = support.stack
@@ -242,6 +241,13 @@ class PipelineStack(cdk.Stack):
             cfn_bucket = bucket.node.default_child
             assert isinstance(cfn_bucket, s3.CfnBucket), region
             cfn_bucket.versioning_configuration = s3.CfnBucket.VersioningConfigurationProperty(status="Enabled")
+            bucket.add_lifecycle_rule(
+                id=_OLD_ARTIFACTS.id,
+                noncurrent_version_expiration=_OLD_ARTIFACTS.noncurrent_version_expiration,
+                abort_incomplete_multipart_upload_after=_OLD_ARTIFACTS.abort_incomplete_multipart_upload_after,
+            )
+            cfn_bucket.object_lock_enabled = True
+            event_bridge_notifications(bucket)
             cfn_bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
                 destination_bucket_name=logs_bucket.bucket_name, log_file_prefix="replication/"
             )
@@ -265,6 +271,8 @@ class PipelineStack(cdk.Stack):
             for construct in stack.node.find_all():
                 if isinstance(construct, (kms.CfnKey, kms.CfnAlias)):
                     construct.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+                if isinstance(construct, kms.Key):
+                    construct.add_to_resource_policy(deny_grants_except_for_aws_services())
             _acknowledge_no_replication(bucket)
             stacks.append(stack)
         return stacks
@@ -343,6 +351,13 @@ _REASONS = {
 }
 
 
+# Pipeline artifacts are rebuilt by re-running the pipeline: old versions go after 30 days.
+_OLD_ARTIFACTS = s3.LifecycleRule(
+    id="old-artifacts",
+    noncurrent_version_expiration=cdk.Duration.days(30),
+    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+)
+
 _BUCKET_PROPS: dict[str, Any] = {
     "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
     "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
@@ -355,7 +370,7 @@ _BUCKET_PROPS: dict[str, Any] = {
 
 def _access_log_bucket(scope: Construct, construct_id: str) -> s3.Bucket:
     """Target of a pipeline bucket's server access logs: SSE-S3 (the only default encryption S3 log
-    delivery supports), versioned, TLS-only, private; logs expire after a year."""
+    delivery supports), versioned, TLS-only, private, events to EventBridge; logs expire after a year."""
     bucket = s3.Bucket(
         scope,
         construct_id,
@@ -382,6 +397,8 @@ def _access_log_bucket(scope: Construct, construct_id: str) -> s3.Bucket:
             "is not supported (AWS S3 User Guide, enable-server-access-logging), so this bucket uses SSE-S3 and "
             "TLS-only access.",
         )
+    acknowledge_log_target_controls(bucket)
+    event_bridge_notifications(bucket)
     _acknowledge_no_replication(bucket)
     return bucket
 

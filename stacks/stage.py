@@ -100,16 +100,18 @@ def build_platform(
     *,
     pipeline: PipelineConfig | None = None,
     pipeline_environments: Sequence[EnvironmentConfig] | None = None,
+    control_tower: bool = True,
 ) -> list[PlatformStage]:
     """Add one stage per environment to ``app`` and make every compliance pack gate the synth.
 
     With ``pipeline``, also the delivery pipeline stack (id ``Pipeline``), which deploys
     ``pipeline_environments`` (default: ``environments``) in order; see stacks/pipeline_stack.py.
+    ``control_tower=False`` leaves the Control Tower plugin out of the synth (see register_compliance_packs).
     """
     stages = [PlatformStage(app, config) for config in environments]
     if pipeline is not None:
         from stacks.pipeline_stack import PipelineStack  # imports this module (PlatformStage)
 
         PipelineStack(app, "Pipeline", config=pipeline, environments=pipeline_environments or environments)
-    register_compliance_packs(app)
+    register_compliance_packs(app, control_tower=control_tower)
     return stages

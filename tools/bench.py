@@ -548,7 +548,8 @@ def observations(results: Mapping[str, Any]) -> list[str]:
         f"{synth['ratio_python']:.2f}× through `python app.py` (goal ≤ {SYNTH_RATIO_GOAL:g}×). The CLI adds its own "
         f"start-up and the assembly read-back to both sides.",
         f'The largest phase in process is "{biggest}": {seconds(phases[biggest])} of {seconds(total)} '
-        f"({percent(phases[biggest] / total)}). The five compliance packs together cost {seconds(packs)} "
+        f"({percent(phases[biggest] / total)}). The compliance packs (five cdk-nag packs and the Control Tower "
+        f"plugin) together cost {seconds(packs)} "
         f"({percent(packs / total)}).",
         f"Each endpoint adds {sc['slope_seconds_per_endpoint']:.3f} s to the synth (goal ≤ {SLOPE_GOAL_SECONDS:g} s): "
         f"{sc['slope_construct_tree']:.3f} s of construct tree and {sc['slope_synth']:.3f} s of synth.",
@@ -618,7 +619,8 @@ change the repetitions; `--json FILE` keeps the raw figures and `--render FILE` 
    imports one by one, the configuration, the construct tree and the synth with
    `App(builtin_cloud_formation_validation=False)` (cold), the built-in CloudFormation template validation as the
    difference between two warm synths with and without it, the compliance packs as synth plugins (warm difference),
-   and each pack's `findings()` over the whole app (time and unacknowledged findings). Percentages are of the sum of
+   and each pack's `findings()` over the whole app (time and unacknowledged findings; for the Control Tower plugin
+   `run_control_tower` over every template plus `control_tower_unacknowledged`). Percentages are of the sum of
    the phases above the per-pack rows.
 2. **Scale.** `tools/bench_scale.py N` builds the declared dev environment renamed `scale` with N copies of its
    endpoint (distinct names), grouped `MAX_ENDPOINTS_PER_STACK_GROUP` at a time (`default`, `g2`, `g3`), and a stream

@@ -61,7 +61,13 @@ def main() -> int:
 
     from platform_config import load_environments
     from platform_config.pipeline import select_pipeline
-    from platform_constructs.compliance import COMPLIANCE_PACKS, findings, register_compliance_packs
+    from platform_constructs.compliance import (
+        COMPLIANCE_PACKS,
+        control_tower_unacknowledged,
+        findings,
+        register_compliance_packs,
+        run_control_tower,
+    )
     from stacks.stage import PlatformStage
 
     def configuration() -> tuple[Any, Any]:
@@ -97,6 +103,13 @@ def main() -> int:
         for pack in COMPLIANCE_PACKS:
             found, phases[f"compliance pack {pack.__name__}"] = _timed(lambda pack=pack: findings(app_c, [pack]))
             counts[pack.__name__] = len(found)
+        # The Control Tower plugin (cfn-guard) over every template of app D, with its acknowledgments (app D has
+        # them all: register_compliance_packs adds the aspect that acknowledges unreadable cross-stack references).
+        templates = sorted(Path(f"{tmp}/d").glob("**/*.template.json"))
+        found, phases["compliance pack ControlTower"] = _timed(
+            lambda: control_tower_unacknowledged(app_d, run_control_tower(templates))
+        )
+        counts["ControlTower"] = len(found)
     total = time.perf_counter() - started
     print(
         json.dumps(

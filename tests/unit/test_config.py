@@ -25,9 +25,9 @@ def test_declared_environments_include_dev_and_prod():
 @pytest.mark.parametrize(
     ("stage", "allow_destroy", "retention", "protected", "destroy"),
     [
-        ("dev", False, 30, False, False),
-        ("dev", True, 30, False, True),
-        ("staging", False, 90, False, False),
+        ("dev", False, 365, False, False),
+        ("dev", True, 365, False, True),
+        ("staging", False, 365, False, False),
         ("prod", False, 365, True, False),
     ],
 )
@@ -61,6 +61,7 @@ BAD_INPUTS = [
     (_env(region="eu-west"), "field 'region'", "not an AWS region"),
     (_env(region="moon-central-1"), "field 'region'", "'moon-central-1'"),
     (_env(log_retention_days=42), "field 'log_retention_days'", "not a CloudWatch Logs retention period"),
+    (_env(log_retention_days=30), "field 'log_retention_days'", "CT.CLOUDWATCH.PR.2"),
     (_env(stage="prod", allow_destroy=True), "allow_destroy is only allowed for stage 'dev'", "'prod'"),
     (_env(stage="prod", allow_destroy=False, termination_protection=False), "termination_protection", "prod"),
     (_env(tags={"owner": "x"}), "field 'tags.cost_center'", "Field required"),

@@ -199,6 +199,14 @@ def test_object_lock_is_governance_with_default_retention(tmp_path):
     }
 
 
+def test_object_lock_is_on_without_a_default_retention(retained):
+    # Given a data bucket without object_lock_retention_days
+    props = _resource(retained, "Data", "AWS::S3::Bucket")["Properties"]
+    # Then Object Lock is on (Control Tower CT.S3.PR.9) but locks nothing by default
+    assert props["ObjectLockEnabled"] is True
+    assert "ObjectLockConfiguration" not in props
+
+
 def test_object_lock_without_versioning_or_with_destroy_is_refused(tmp_path):
     stack = Stack(new_app(tmp_path), "Lake")
     key = kms.Key(stack, "K")
@@ -229,7 +237,10 @@ def test_access_log_bucket_uses_sse_s3_and_lets_only_s3_logging_of_this_account_
     (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    # No Object Lock and no access logging of its own: S3 rules both out for a log target (acknowledged)
     assert "ObjectLockEnabled" not in props and "LoggingConfiguration" not in props
+    # And its events go to EventBridge like the data buckets' (Control Tower CT.S3.PR.4)
+    assert props["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
     (lifecycle,) = props["LifecycleConfiguration"]["Rules"]
     assert lifecycle["ExpirationInDays"] == 365
     assert lifecycle["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}

@@ -174,7 +174,7 @@ def test_events_dead_letter_queue_is_encrypted_with_the_alarms_key(platform):
     assert "AlarmsKey" in _reference(queue["Properties"]["KmsMasterKeyId"])
 
 
-@pytest.mark.parametrize(("env", "days", "policy"), [("dev", 30, "Delete"), ("prod", 365, "Retain")])
+@pytest.mark.parametrize(("env", "days", "policy"), [("dev", 365, "Delete"), ("prod", 365, "Retain")])
 def test_endpoint_log_groups_follow_the_stage(platform, env, days, policy):
     for logical_id, group in _of_type(platform, env, "AWS::Logs::LogGroup").items():
         assert group["Properties"]["RetentionInDays"] == days, logical_id

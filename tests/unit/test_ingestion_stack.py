@@ -79,7 +79,7 @@ def test_buffering_encryption_and_error_logging(platform):
         for g in platform.resources("dev", "Ingestion", "AWS::Logs::LogGroup").values()
         if g["Properties"]["LogGroupName"].startswith("/aws/kinesisfirehose/")
     ]
-    assert _imports_key(log_group["KmsKeyId"], "LogsKey") and log_group["RetentionInDays"] == 30
+    assert _imports_key(log_group["KmsKeyId"], "LogsKey") and log_group["RetentionInDays"] == 365
 
 
 def test_processor_is_the_transform_lambda(platform):

@@ -118,7 +118,7 @@ def _is_logs_key(value: Any, env: str) -> bool:
     return output.get("StackName") == f"{env}-Security" and "LogsKey" in output.get("OutputName", "")
 
 
-@pytest.mark.parametrize(("env", "retention", "policy"), [("dev", 30, "Delete"), ("prod", 365, "Retain")])
+@pytest.mark.parametrize(("env", "retention", "policy"), [("dev", 365, "Delete"), ("prod", 365, "Retain")])
 def test_flow_log_of_all_traffic_to_an_encrypted_log_group(platform, env, retention, policy):
     # Given the network stack
     resources = platform.stack(env, "Network").resources

@@ -110,6 +110,7 @@ def test_bad_branch_is_one_clear_line(branch):
         ("region", "eu-west", "not an AWS region name"),
         ("pipeline_name", "1-pipeline", "must start with a letter"),
         ("log_retention_days", 42, "not a CloudWatch Logs retention period"),
+        ("log_retention_days", 180, "below 365"),
     ],
 )
 def test_other_bad_fields(field, value, rule):

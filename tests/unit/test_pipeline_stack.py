@@ -15,7 +15,13 @@ from cfnlint.api import ManualArgs, lint_file
 from platform_config import load_environments
 from platform_config.environments import ENVIRONMENTS
 from platform_config.pipeline import PipelineConfig, load_pipeline, lookup_role_arn
-from platform_constructs.compliance import COMPLIANCE_PACKS, Finding, findings
+from platform_constructs.compliance import (
+    COMPLIANCE_PACKS,
+    Finding,
+    control_tower_unacknowledged,
+    findings,
+    run_control_tower,
+)
 from stacks.pipeline_stack import BUILD_IMAGE, PipelineStack, cli_version
 from stacks.stage import build_platform
 from tests.conftest import declared_in_accounts, new_app
@@ -295,6 +301,16 @@ def test_compliance_packs_report_nothing_with_the_pipeline(delivery_findings, pa
     # Then every pack reports zero unacknowledged findings over the pipeline stack, its support stack and
     # every environment stage it deploys
     found = [f for f in delivery_findings if f.pack == pack]
+    assert found == [], "\n".join(str(f) for f in found)
+
+
+def test_control_tower_reports_nothing_on_the_pipeline_templates(delivery):
+    # Given the pipeline stack and its cross-region support stack (the environment stages it deploys are the
+    # declared app's, checked in tests/compliance/test_control_tower.py)
+    stacks = (delivery.stack, *delivery.stack.support_stacks)
+    templates = [delivery.outdir / f"{stack.artifact_id}.template.json" for stack in stacks]
+    # When the Control Tower plugin reads them, Then nothing is left beside the acknowledged log targets
+    found = control_tower_unacknowledged(delivery.app, run_control_tower(templates))
     assert found == [], "\n".join(str(f) for f in found)
 
 

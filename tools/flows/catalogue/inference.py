@@ -358,6 +358,8 @@ def _monitor(env, endpoint, stack_id, cid, name, models, capture, lake_key, ml_k
         context=kms_via_s3(env, capture, report),
         description="S3 generates the report's data key",
     )
+    # SageMaker creates the volume's grant on the role's behalf: kms:GrantIsForAWSResource is true exactly when an
+    # AWS service integrated with KMS calls CreateGrant (AWS KMS Developer Guide, "kms:GrantIsForAWSResource").
     env.role_request(
         component,
         "volume-grant",
@@ -365,7 +367,18 @@ def _monitor(env, endpoint, stack_id, cid, name, models, capture, lake_key, ml_k
         "kms:CreateGrant",
         ml_key,
         expected="allow",
+        context={"kms:GrantIsForAWSResource": "true", "kms:ViaService": f"sagemaker.{env.region}.amazonaws.com"},
         description="SageMaker encrypts the processing volume with the ML key",
+    )
+    env.role_request(
+        component,
+        "grant-outside-a-service",
+        role,
+        "kms:CreateGrant",
+        ml_key,
+        expected="deny",
+        context={"kms:GrantIsForAWSResource": "false"},
+        description="the role cannot hand the ML key to anyone by a grant of its own",
     )
     env.role_request(
         component,
