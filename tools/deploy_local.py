@@ -647,6 +647,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--environment", default="dev", help="environment to deploy (default: dev)")
     parser.add_argument("--report", type=Path, help="also write the result as JSON to this file")
     parser.add_argument("--timeout-seconds", type=float, default=900, help="limit of the deploy step")
+    parser.add_argument(
+        "--assembly",
+        type=Path,
+        help="deploy this already synthesized cloud assembly (e.g. the cdk.out of `make synth`) instead of letting "
+        "the CLI synthesize the app again",
+    )
     args = parser.parse_args(argv)
     try:
         environments = {env.name: env for env in load_environments()}
@@ -696,22 +702,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             timings["bootstrap_seconds"] = time.monotonic() - step
             step = time.monotonic()
-            outdir = work / "cdk.out"
+            outdir = args.assembly.resolve() if args.assembly else work / "cdk.out"
+            source = (
+                ["--app", str(outdir)] if args.assembly else ["-c", f"env={environment.name}", "--output", str(outdir)]
+            )
             run(
                 [
                     str(CDK),
                     "deploy",
                     f"{environment.name}/*",
-                    "-c",
-                    f"env={environment.name}",
+                    *source,
                     "--method=direct",
                     "--require-approval",
                     "never",
                     "--progress",
                     "events",
                     "--no-notices",
-                    "--output",
-                    str(outdir),
                 ],
                 cwd=ROOT,
                 env=env,

@@ -1,7 +1,8 @@
 """`make deploy-local`: the dev environment deployed with the real CDK CLI into a local moto server.
 
-Runs tools/deploy_local.py once for the module (about a minute: synth, bootstrap, deploy, read-back) and checks
-its report against the templates the session fixture synthesized.
+Runs tools/deploy_local.py once for the module (bootstrap, deploy, read-back) with the cloud assembly the session
+fixture synthesized (`--assembly`, so the app is not synthesized a second time; `make deploy-local` lets the CLI
+synthesize it), and checks its report against those templates.
 """
 
 from __future__ import annotations
@@ -23,13 +24,22 @@ ENVIRONMENT = "dev"
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def report(tmp_path_factory: pytest.TempPathFactory, platform) -> dict[str, Any]:
     # Given nothing but this repository (no AWS account, no credentials)
     path = tmp_path_factory.mktemp("deploy-local") / "report.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    # When `make deploy-local` runs (the Makefile target runs exactly this)
+    # When `make deploy-local` runs on the session's assembly
     result = subprocess.run(
-        [sys.executable, "tools/deploy_local.py", "--environment", ENVIRONMENT, "--report", str(path)],
+        [
+            sys.executable,
+            "tools/deploy_local.py",
+            "--environment",
+            ENVIRONMENT,
+            "--report",
+            str(path),
+            "--assembly",
+            str(platform.outdir),
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
