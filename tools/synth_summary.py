@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import sys
 from collections import Counter
 from pathlib import Path
@@ -47,8 +49,25 @@ def main(outdir: str) -> int:
         f"resources: {sum(len(s.resources) for s in stacks)}"
     )
     print(f"compliance packs ({packs}): 0 unacknowledged findings (synth fails on any)")
+    print(control_tower_line(Path(outdir)))
     print_endpoint_costs(stacks)
     return 0
+
+
+def control_tower_line(outdir: Path) -> str:
+    """The Control Tower plugin's result from the synth's validation report (cdk.out/validation-report.json)."""
+    report_path = outdir / "validation-report.json"
+    if not report_path.exists():
+        return "Control Tower proactive controls: no validation report in the assembly"
+    reports = json.loads(report_path.read_text()).get("pluginReports", [])
+    for plugin in reports:
+        if plugin.get("pluginName") == "cdk-validator-cfnguard":
+            acknowledged = len(plugin.get("suppressedViolations", []))
+            return (
+                f"Control Tower proactive controls (cdk-validator-cfnguard): {len(plugin.get('violations', []))} "
+                f"unacknowledged, {acknowledged} acknowledged ({plugin.get('conclusion')}; each reason in the README)"
+            )
+    return "Control Tower proactive controls: not in the validation report"
 
 
 def print_endpoint_costs(stacks: list) -> None:
