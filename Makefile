@@ -34,10 +34,12 @@ help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
 
 # --- set-up (stamps make it idempotent: reinstall only when a pin file changes) ---------------
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# requirements-dev.txt ends with the project itself, editable (`-e .`); setuptools warns that a folder named like the
+# package may shadow it, which here is the point (PYTHONWARNINGS=ignore keeps the install quiet).
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -52,7 +54,7 @@ install: $(VENV)/.installed node_modules/.installed
 synth: install
 	rm -rf cdk.out
 	$(CDK) synth '**' $(CONTEXT) --quiet
-	$(PY) tools/synth_summary.py cdk.out
+	$(PY) -m scripts.synth_summary cdk.out
 
 # Two workers (one per core); each worker synthesizes the app once in its session fixture.
 PYTEST_WORKERS ?= 2
@@ -76,31 +78,31 @@ snapshot-update: install
 cdk.out/manifest.json:
 	$(MAKE) synth
 
-# The flow table (tools/flows): @cloud-copilot/iam-simulate evaluates each request against the synthesized policies.
+# The flow table (scripts/flows): @cloud-copilot/iam-simulate evaluates each request against the synthesized policies.
 flows: install cdk.out/manifest.json
-	$(PY) -m tools.flows cdk.out
+	$(PY) -m scripts.flows cdk.out
 
 alarms: install cdk.out/manifest.json
-	$(PY) tools/alarm_catalogue.py cdk.out
+	$(PY) -m scripts.alarm_catalogue cdk.out
 
 cost: install cdk.out/manifest.json
-	$(PY) tools/costs.py cdk.out
+	$(PY) -m scripts.costs cdk.out
 
 docs: install cdk.out/manifest.json
-	$(PY) tools/architecture.py cdk.out --environment prod --write README.md
-	$(PY) tools/alarm_catalogue.py cdk.out --write README.md
-	$(PY) tools/render_data_contract.py --write
-	CDK_OUTDIR=$$(mktemp -d) $(PY) tools/acknowledgments.py --write README.md
+	$(PY) -m scripts.architecture cdk.out --environment prod --write README.md
+	$(PY) -m scripts.alarm_catalogue cdk.out --write README.md
+	$(PY) -m scripts.render_data_contract --write
+	CDK_OUTDIR=$$(mktemp -d) $(PY) -m scripts.acknowledgments --write README.md
 
-# No AWS account: `cdk bootstrap` + `cdk deploy 'dev/*'` into moto on localhost (tools/deploy_local.py).
+# No AWS account: `cdk bootstrap` + `cdk deploy 'dev/*'` into moto on localhost (tests/local_deploy/harness.py).
 deploy-local: install
-	$(PY) tools/deploy_local.py
+	$(PY) -m tests.local_deploy.harness
 
 # Ratios against floors measured in the same run (docs/benchmarks.md); BENCH_ARGS="--write --with-tests" also
 # times `make test` and rewrites docs/benchmarks.md.
 BENCH_ARGS ?=
 bench: install
-	$(PY) tools/bench.py $(BENCH_ARGS)
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf cdk.out .pytest_cache .ruff_cache

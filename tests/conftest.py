@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,6 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 # Quiet, offline jsii/CDK, set before aws_cdk is imported anywhere.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("NODE_NO_WARNINGS", "1")
@@ -24,10 +22,12 @@ os.environ.setdefault("CDK_DISABLE_CLI_TELEMETRY", "true")
 import aws_cdk as cdk  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
 
-from platform_config import EnvironmentConfig, load_environments  # noqa: E402
-from platform_constructs.compliance import COMPLIANCE_PACKS, Finding, findings  # noqa: E402
-from stacks.stage import PlatformStage, build_platform  # noqa: E402
-from tools.assembly import StackTemplate, read_assembly  # noqa: E402
+from ml_platform.app import build_platform  # noqa: E402
+from ml_platform.environment import EnvironmentConfig  # noqa: E402
+from ml_platform.environments import load_environments  # noqa: E402
+from ml_platform.shared.compliance import COMPLIANCE_PACKS, Finding, findings  # noqa: E402
+from ml_platform.stage import PlatformStage  # noqa: E402
+from scripts.assembly import StackTemplate, read_assembly  # noqa: E402
 
 
 def cdk_json_context() -> dict[str, Any]:
@@ -88,9 +88,9 @@ def compliance_findings(platform: SynthesizedPlatform) -> dict[str, list[Finding
 
 @pytest.fixture(scope="session")
 def declared_results(platform: SynthesizedPlatform) -> list[Any]:
-    """Every runtime flow of the declared app (tools/flows), evaluated once per session."""
-    from tools.flows.catalogue import build
-    from tools.flows.engine import evaluate
+    """Every runtime flow of the declared app (scripts/flows), evaluated once per session."""
+    from scripts.flows.catalogue import build
+    from scripts.flows.engine import evaluate
 
     return evaluate(build(platform.outdir, list(platform.environments.values())))
 
@@ -113,7 +113,7 @@ def declared_in_accounts(
     """Deep copies of the declared environments (or ``declared``), each moved to ``accounts[name]`` with its
     endpoint images (images come from the environment's own registry). ``None`` removes the account; then only
     the first account-less environment keeps the Data Catalog encryption (one owner per account and region)."""
-    from platform_config.environments import ENVIRONMENTS
+    from ml_platform.environments import ENVIRONMENTS
 
     result = []
     owner_kept = False
@@ -139,6 +139,6 @@ def declared_in_accounts(
 
 def declared_stack_refs() -> list[tuple[str, str]]:
     """(environment, stack id) pairs, known without synthesizing (for parametrization at collection)."""
-    from stacks.stage import stack_ids
+    from ml_platform.stage import stack_ids
 
     return [(env.name, stack_id) for env in load_environments() for stack_id in stack_ids(env)]

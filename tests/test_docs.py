@@ -6,11 +6,11 @@ import re
 
 import pytest
 
+from scripts import acknowledgments
+from scripts.alarm_catalogue import catalogue, markdown
+from scripts.architecture import diagram
+from scripts.readme_blocks import read_block, replace_block
 from tests.conftest import ROOT
-from tools import acknowledgments
-from tools.alarm_catalogue import catalogue, markdown
-from tools.architecture import diagram
-from tools.readme_blocks import read_block, replace_block
 
 README = (ROOT / "README.md").read_text()
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from cfnlint.api import ManualArgs, lint_file
 
-from platform_config import load_environments
-from platform_constructs.guards import STATEFUL_RESOURCE_TYPES
-from stacks.stage import build_platform
+from ml_platform.app import build_platform
+from ml_platform.environments import load_environments
+from ml_platform.shared.guards import STATEFUL_RESOURCE_TYPES
+from scripts.assembly import read_assembly
 from tests.conftest import new_app
-from tools.assembly import read_assembly
 
 # The lake's buckets, Glue databases and tables (every environment). Dev adds the auto-delete function's log
 # group (allow_destroy), prod the curated crawler's log group.
@@ -50,7 +50,7 @@ PINNED_STATEFUL_LOGICAL_IDS: dict[str, set[str]] = {
     # Environment-specific pins ("<env>/<StackId>") win over the stack's pin.
     "dev/DataLake": _DATA_LAKE_PINS | {"CustomS3AutoDeleteObjectsCustomResourceProviderLogGroup99DE39BE"},
     "prod/DataLake": _DATA_LAKE_PINS | {"CuratedCrawlerLogGroup8989F734"},
-    # One log group per endpoint (/aws/sagemaker/Endpoints/<name>), as declared in platform_config/environments.py.
+    # One log group per endpoint (/aws/sagemaker/Endpoints/<name>), as declared in ml_platform/environments.py.
     "dev/Inference": {"ChurnLogGroup7D553E77"},
     "prod/Inference": {"ChurnLogGroup7D553E77", "RecommenderLogGroup369F5635"},
 }
@@ -96,7 +96,7 @@ def test_every_taggable_resource_carries_the_environment_tags(platform):
 
 
 def test_declared_stack_ids_match_the_stages(platform):
-    from stacks.stage import stack_ids
+    from ml_platform.stage import stack_ids
 
     for name, stage in platform.stages.items():
         assert [stack.node.id for stack in stage.stacks] == stack_ids(platform.environments[name])

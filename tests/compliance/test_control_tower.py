@@ -17,7 +17,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 
-from platform_constructs.compliance import (
+from ml_platform.shared.compliance import (
     CONTROL_TOWER_PLUGIN,
     CONTROL_TOWER_RULES,
     acknowledge_control,

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk import aws_s3 as s3
 
-from platform_constructs.compliance import COMPLIANCE_PACKS, acknowledge, findings, register_compliance_packs
+from ml_platform.shared.compliance import COMPLIANCE_PACKS, acknowledge, findings, register_compliance_packs
 from tests.conftest import new_app
 
 
@@ -62,6 +62,6 @@ def test_acknowledgment_needs_a_specific_reason(tmp_path):
 
 
 def test_summary_lists_the_same_packs():
-    from tools.synth_summary import COMPLIANCE_PACK_NAMES
+    from scripts.synth_summary import COMPLIANCE_PACK_NAMES
 
     assert tuple(p.__name__ for p in COMPLIANCE_PACKS) == COMPLIANCE_PACK_NAMES

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from platform_config import EnvironmentConfig, load_environments
-from platform_config.environments import ENVIRONMENTS
-from stacks.stage import build_platform
+from ml_platform.app import build_platform
+from ml_platform.environment import EnvironmentConfig
+from ml_platform.environments import ENVIRONMENTS, load_environments
+from scripts.flows.catalogue import build, placements
+from scripts.flows.engine import evaluate
+from scripts.flows.model import FlowResult
+from scripts.flows.templates import Deployment
 from tests.conftest import SynthesizedPlatform, new_app
-from tools.flows.catalogue import build, placements
-from tools.flows.engine import evaluate
-from tools.flows.model import FlowResult
-from tools.flows.templates import Deployment
 
 FEATURES_ENVIRONMENT = "features"
 

@@ -10,9 +10,9 @@ import json
 from collections import Counter
 from typing import Any
 
-from tools.flows.__main__ import render
-from tools.flows.engine import evaluate
-from tools.flows.model import Flow, FlowResult
+from scripts.flows.__main__ import render
+from scripts.flows.engine import evaluate
+from scripts.flows.model import Flow, FlowResult
 
 
 def _unexpected(results: list[FlowResult]) -> str:

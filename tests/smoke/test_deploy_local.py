@@ -1,8 +1,8 @@
 """`make deploy-local`: the dev environment deployed with the real CDK CLI into a local moto server.
 
-Runs tools/deploy_local.py once for the module (bootstrap, deploy, read-back) with the cloud assembly the session
-fixture synthesized (`--assembly`, so the app is not synthesized a second time; `make deploy-local` lets the CLI
-synthesize it), and checks its report against those templates.
+Runs the local-deploy harness (tests/local_deploy/harness.py) once for the module (bootstrap, deploy, read-back) with
+the cloud assembly the session fixture synthesized (`--assembly`, so the app is not synthesized a second time;
+`make deploy-local` lets the CLI synthesize it), and checks its report against those templates.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def report(tmp_path_factory: pytest.TempPathFactory, platform) -> dict[str, Any]
     result = subprocess.run(
         [
             sys.executable,
-            "tools/deploy_local.py",
+            "-m",
+            "tests.local_deploy.harness",
             "--environment",
             ENVIRONMENT,
             "--report",

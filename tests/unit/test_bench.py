@@ -1,4 +1,4 @@
-"""The benchmark's pure computations and its scale generator (tools/bench.py, tools/bench_scale.py).
+"""The benchmark's pure computations and its scale generator (benchmarks/run.py, benchmarks/scale.py).
 
 No timing is asserted here, ever: the benchmark's times are reported by `make bench`, not tested.
 """
@@ -7,12 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from platform_config import ConfigError, EnvironmentConfig, load_environments
-from platform_config.environments import ENVIRONMENTS
-from platform_config.errors import build
-from platform_config.inference import DEFAULT_STACK_GROUP, MAX_ENDPOINTS_PER_STACK_GROUP
-from stacks.stage import stack_ids
-from tools.bench import (
+from benchmarks.run import (
     Headroom,
     TemplateCost,
     alternation,
@@ -24,7 +19,7 @@ from tools.bench import (
     per_endpoint_costs,
     ratio,
 )
-from tools.bench_scale import (
+from benchmarks.scale import (
     HEAVIEST_ENDPOINT,
     PER_ENDPOINT_GROUPS,
     endpoint_names,
@@ -32,6 +27,11 @@ from tools.bench_scale import (
     per_endpoint_environment,
     scale_environment,
 )
+from ml_platform.core.errors import ConfigError, build
+from ml_platform.environment import EnvironmentConfig
+from ml_platform.environments import ENVIRONMENTS, load_environments
+from ml_platform.inference.config import DEFAULT_STACK_GROUP, MAX_ENDPOINTS_PER_STACK_GROUP
+from ml_platform.stage import stack_ids
 
 
 def _config(data: dict) -> EnvironmentConfig:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from platform_config import ConfigError, load_environments, select_environments
-from platform_config.environments import ENVIRONMENTS
+from ml_platform.core.errors import ConfigError
+from ml_platform.environments import ENVIRONMENTS, load_environments, select_environments
 
 
 def _env(**overrides: Any) -> dict[str, Any]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.assembly import StackTemplate
-from tools.costs import idle_cost_lines, load_prices, report, totals_by_environment
+from scripts.assembly import StackTemplate
+from scripts.costs import idle_cost_lines, load_prices, report, totals_by_environment
 
 TABLE = {
     "source": "test",

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from platform_config import ConfigError, load_environments
-from platform_config.data_lake import (
+from ml_platform.core.errors import ConfigError
+from ml_platform.environments import ENVIRONMENTS, load_environments
+from ml_platform.lake.config import (
     ATHENA_MINIMUM_BYTES_SCANNED_CUTOFF,
     BUCKET_NAME_MAX_LENGTH,
     DATA_ZONES,
@@ -19,7 +20,6 @@ from platform_config.data_lake import (
     catalog_encryption_owner_problems,
     glue_database_name,
 )
-from platform_config.environments import ENVIRONMENTS
 
 
 def _env(index: int = 0, **overrides: Any) -> dict[str, Any]:

@@ -8,23 +8,21 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk import Environment, Stack
 from aws_cdk import aws_iam as iam
 
-from platform_config import load_environments
-from platform_config.data_lake import DATA_ZONES
-from platform_config.environments import ENVIRONMENTS
-from platform_config.event_schema import INGEST_EVENT_SCHEMA
-from platform_constructs import firehose_layout
-from platform_constructs.glue_catalog import PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE
-from stacks.data_lake_stack import DataLakeStack
-from stacks.security_stack import SecurityStack
+from ml_platform.core import firehose_layout
+from ml_platform.core.event_schema import INGEST_EVENT_SCHEMA
+from ml_platform.environments import ENVIRONMENTS, load_environments
+from ml_platform.lake.catalog import PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE
+from ml_platform.lake.config import DATA_ZONES
+from ml_platform.lake.stack import DataLakeStack
+from ml_platform.security.stack import SecurityStack
+from scripts import render_data_contract
 from tests.conftest import ROOT, flow_result, new_app
-from tools import render_data_contract
 
 ENVS = ("dev", "prod")
 ZONES = (*DATA_ZONES, "access-logs")
@@ -182,7 +180,7 @@ def test_access_log_bucket_is_sse_s3_and_receives_logs_only_from_s3_logging(plat
     assert len(others) == (1 if env == "dev" else 0)
 
 
-# What producers send, as runtime flows (tools/flows/catalogue/lake.py) evaluated by the IAM simulator against
+# What producers send, as runtime flows (scripts/flows/catalogue/lake.py) evaluated by the IAM simulator against
 # each zone bucket's policy: (flow name, allowed?).
 HEADER_CASES: tuple[tuple[str, bool], ...] = (
     ("put-default-encryption", True),  # no header: Firehose without KMS config, most SDK clients
@@ -560,13 +558,14 @@ def test_stack_exposes_buckets_key_and_table_refs(platform):
 def test_readme_data_contract_equals_the_schema():
     readme = (ROOT / "README.md").read_text()
     assert render_data_contract.readme_table(readme) == INGEST_EVENT_SCHEMA.markdown_table(), (
-        "README data contract is stale: run `.venv/bin/python tools/render_data_contract.py --write`"
+        "README data contract is stale: run `make docs`"
     )
 
 
 def test_render_tool_prints_the_table():
     result = subprocess.run(
-        [sys.executable, str(Path(ROOT, "tools", "render_data_contract.py"))],
+        [sys.executable, "-m", "scripts.render_data_contract"],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,

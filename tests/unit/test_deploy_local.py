@@ -1,4 +1,4 @@
-"""tools/deploy_local.py's classification: a resource is only "verified" when moto has it and a property read
+"""tests/local_deploy/harness.py's classification: a resource is only "verified" when moto has it and a property read
 back matches; anything moto did not create is "not emulated", never deployed."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tools.deploy_local import MISMATCH, Context, classify, free_port, table
-from tools.moto_local import NOT_EMULATED
+from tests.local_deploy.harness import MISMATCH, Context, classify, free_port, table
+from tests.local_deploy.moto_server import NOT_EMULATED
 
 REGION = "eu-west-1"
 
@@ -96,7 +96,7 @@ def test_free_port_is_on_loopback_and_free():
 
 
 def test_table_has_one_line_per_row_and_a_header():
-    from tools.deploy_local import Row
+    from tests.local_deploy.harness import Row
 
     rows = [Row("dev-Stream", "IngestStream", "AWS::Kinesis::Stream", "verified", "stream ACTIVE")]
     lines = table(rows).splitlines()

@@ -1,7 +1,7 @@
 """EncryptedBucket / AccessLogBucket: every secure default, the deny policy's header cases, removal.
 
 The header cases are authorized by the IAM simulator the runtime flows use (@cloud-copilot/iam-simulate through
-tools/flows), against the synthesized bucket policy with its references resolved.
+scripts/flows), against the synthesized bucket policy with its references resolved.
 """
 
 from __future__ import annotations
@@ -14,18 +14,18 @@ from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Template
 
-from platform_constructs.encrypted_bucket import (
+from ml_platform.shared.encrypted_bucket import (
     AccessLogBucket,
     EncryptedBucket,
     tidy_auto_delete_provider,
     tiering_rule,
 )
+from scripts.assembly import StackTemplate
+from scripts.flows.catalogue.base import ALLOW_ALL
+from scripts.flows.engine import evaluate
+from scripts.flows.model import Flow
+from scripts.flows.templates import Deployment, Placement
 from tests.conftest import new_app
-from tools.assembly import StackTemplate
-from tools.flows.catalogue.base import ALLOW_ALL
-from tools.flows.engine import evaluate
-from tools.flows.model import Flow
-from tools.flows.templates import Deployment, Placement
 
 SSE = "s3:x-amz-server-side-encryption"
 SSE_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id"
@@ -55,7 +55,7 @@ def header_cases(lake_key_arn: str) -> list[tuple[str, dict[str, str], bool]]:
 
 def authorize_puts(template: dict[str, Any], bucket_prefix: str) -> dict[str, tuple[bool, str]]:
     """Each header case as a PutObject by a role of the account whose own policies allow everything, against the
-    synthesized bucket policy, evaluated by the IAM simulator (tools/flows): case → (allowed?, deciding)."""
+    synthesized bucket policy, evaluated by the IAM simulator (scripts/flows): case → (allowed?, deciding)."""
     stack = StackTemplate("test", "Lake", "Lake", REGION, Path("Lake.template.json"), template, account=None)
     view = Deployment(stacks=[stack], placements={"test": Placement(ACCOUNT, REGION)}).view("test", "Lake")
     resources = template["Resources"]

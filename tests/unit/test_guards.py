@@ -8,7 +8,7 @@ from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match
 
-from platform_constructs.guards import StatefulResourceGuard
+from ml_platform.shared.guards import StatefulResourceGuard
 from tests.conftest import new_app
 
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from platform_config import ConfigError, load_environments
-from platform_config.environments import ENVIRONMENTS
-from platform_config.inference import InferenceConfig
-from platform_constructs.sagemaker_images import MODEL_MONITOR_REGISTRY_ACCOUNTS, model_monitor_image_uri
-from platform_constructs.sagemaker_instances import InstanceType
+from ml_platform.core.errors import ConfigError
+from ml_platform.core.images import MODEL_MONITOR_REGISTRY_ACCOUNTS, model_monitor_image_uri
+from ml_platform.core.instances import InstanceType
+from ml_platform.environments import ENVIRONMENTS, load_environments
+from ml_platform.inference.config import InferenceConfig
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/churn-model:1.4.0"
 

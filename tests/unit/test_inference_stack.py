@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from stacks.stage import stack_ids
+from ml_platform.stage import stack_ids
 
 
 def _of_type(platform, env: str, resource_type: str) -> dict[str, dict[str, Any]]:

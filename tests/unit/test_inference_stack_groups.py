@@ -10,14 +10,15 @@ from typing import Any
 
 import pytest
 
-from platform_config import ConfigError, load_environments
-from platform_config.environments import ENVIRONMENTS
-from platform_config.inference import DEFAULT_STACK_GROUP, MAX_ENDPOINTS_PER_STACK_GROUP, inference_stack_id
-from stacks.stage import build_platform, stack_ids
+from benchmarks.run import HEADROOM_GOAL, Headroom, max_endpoints_per_group, per_endpoint_costs
+from benchmarks.scale import PER_ENDPOINT_GROUPS, per_endpoint_environment
+from ml_platform.app import build_platform
+from ml_platform.core.errors import ConfigError
+from ml_platform.environments import ENVIRONMENTS, load_environments
+from ml_platform.inference.config import DEFAULT_STACK_GROUP, MAX_ENDPOINTS_PER_STACK_GROUP, inference_stack_id
+from ml_platform.stage import stack_ids
+from scripts.assembly import StackTemplate, read_assembly
 from tests.conftest import SynthesizedPlatform, new_app
-from tools.assembly import StackTemplate, read_assembly
-from tools.bench import HEADROOM_GOAL, Headroom, max_endpoints_per_group, per_endpoint_costs
-from tools.bench_scale import PER_ENDPOINT_GROUPS, per_endpoint_environment
 
 _ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 

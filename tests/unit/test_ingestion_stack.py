@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from platform_config.event_schema import INGEST_EVENT_SCHEMA
-from platform_constructs import firehose_layout
+from ml_platform.core import firehose_layout
+from ml_platform.core.event_schema import INGEST_EVENT_SCHEMA
 
 
 def _delivery(platform, env="dev"):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tools.alarm_catalogue import _output_target, catalogue, markdown, resolve_action
+from scripts.alarm_catalogue import _output_target, catalogue, markdown, resolve_action
 
 # The seed documents' signals, each of which must have at least one alarm: (namespace/metric, needs inference).
 SEED_SIGNALS = [

@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from platform_config import ConfigError, EnvironmentConfig, load_environments
-from platform_config.network import (
+from ml_platform.core.errors import ConfigError
+from ml_platform.environment import EnvironmentConfig
+from ml_platform.environments import load_environments
+from ml_platform.network.config import (
     COMPONENT_ENDPOINTS,
     INTERFACE_ENDPOINT_CATALOGUE,
     NetworkConfig,

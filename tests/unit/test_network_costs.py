@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tools.assembly import StackTemplate
-from tools.costs import (
+from scripts.assembly import StackTemplate
+from scripts.costs import (
     PRICES_FILE,
     interface_endpoint_costs_by_environment,
     interface_endpoint_monthly_cost,
     interface_endpoint_usage,
     load_prices,
 )
+from tests.conftest import ROOT
 
 PRICES = {"interface_endpoint_az_hour": 0.011, "hours_per_month": 730}
 
@@ -107,7 +107,7 @@ def test_synthesized_templates_give_the_same_figure_as_the_config(platform):
 
 
 def test_synth_summary_prints_the_cost_per_environment(platform, capsys):
-    from tools.synth_summary import main
+    from scripts.synth_summary import main
 
     # Given the synthesized assembly, When the summary runs
     assert main(str(platform.outdir)) == 0
@@ -127,7 +127,7 @@ def test_synth_summary_prints_the_cost_per_environment(platform, capsys):
 
 def test_summary_and_cost_tools_do_not_start_the_cdk():
     # The summary must stay fast and CDK-free: neither module imports aws_cdk
-    for module in ("tools/costs.py", "tools/synth_summary.py"):
+    for module in ("scripts/costs.py", "scripts/synth_summary.py"):
         assert "aws_cdk" not in (ROOT / module).read_text(), module
 
 
@@ -150,7 +150,7 @@ def test_readme_cost_table_matches_the_computed_figures():
 
 
 def test_readme_catalogue_lists_every_endpoint_with_its_service_and_components():
-    from platform_config.network import COMPONENT_ENDPOINTS, INTERFACE_ENDPOINT_CATALOGUE
+    from ml_platform.network.config import COMPONENT_ENDPOINTS, INTERFACE_ENDPOINT_CATALOGUE
 
     text = _readme_network_section()
     for name, spec in INTERFACE_ENDPOINT_CATALOGUE.items():

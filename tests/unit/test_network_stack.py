@@ -11,12 +11,12 @@ import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk.assertions import Match, Template
 
-from platform_config import load_environments
-from platform_config.network import INTERFACE_ENDPOINT_CATALOGUE
-from platform_constructs.compliance import findings
-from platform_constructs.vpc_endpoints import INTERFACE_ENDPOINT_SERVICES, PLATFORM_BUCKET_ACTIONS
-from stacks.network_stack import NetworkStack
-from stacks.security_stack import SecurityStack
+from ml_platform.environments import load_environments
+from ml_platform.network.config import INTERFACE_ENDPOINT_CATALOGUE
+from ml_platform.network.endpoints import INTERFACE_ENDPOINT_SERVICES, PLATFORM_BUCKET_ACTIONS
+from ml_platform.network.stack import NetworkStack
+from ml_platform.security.stack import SecurityStack
+from ml_platform.shared.compliance import findings
 from tests.conftest import new_app
 
 ENVS = ["dev", "prod"]

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from platform_config import ConfigError, load_environments
-from platform_config.environments import ENVIRONMENTS, PIPELINE
-from platform_config.pipeline import load_pipeline, lookup_role_arn, select_pipeline
+from ml_platform.core.errors import ConfigError
+from ml_platform.delivery.config import load_pipeline, lookup_role_arn, select_pipeline
+from ml_platform.environments import ENVIRONMENTS, PIPELINE, load_environments
 from tests.conftest import ROOT, declared_in_accounts
 
 CONNECTION = "arn:aws:codeconnections:eu-west-1:111111111111:connection/12345678-abcd-4321-dcba-1234567890ab"
@@ -144,7 +144,7 @@ def test_lookup_role_is_the_cdk_bootstrap_lookup_role():
 def test_app_reports_a_pipeline_config_error_as_one_line(tmp_path):
     # Given app.py run with a PIPELINE whose repository is bad (patched in a child process)
     code = (
-        "import runpy, sys, platform_config.environments as e; "
+        "import runpy, sys, ml_platform.environments as e; "
         f"e.PIPELINE = {json.dumps({**VALID, 'repository': 'nope'})}; "
         "sys.argv = ['app.py']; runpy.run_path('app.py', run_name='__main__')"
     )

@@ -12,18 +12,17 @@ from typing import Any
 import pytest
 from cfnlint.api import ManualArgs, lint_file
 
-from platform_config import load_environments
-from platform_config.environments import ENVIRONMENTS
-from platform_config.pipeline import PipelineConfig, load_pipeline, lookup_role_arn
-from platform_constructs.compliance import (
+from ml_platform.app import build_platform
+from ml_platform.delivery.config import PipelineConfig, load_pipeline, lookup_role_arn
+from ml_platform.delivery.stack import BUILD_IMAGE, PipelineStack, cli_version
+from ml_platform.environments import ENVIRONMENTS, load_environments
+from ml_platform.shared.compliance import (
     COMPLIANCE_PACKS,
     Finding,
     control_tower_unacknowledged,
     findings,
     run_control_tower,
 )
-from stacks.pipeline_stack import BUILD_IMAGE, PipelineStack, cli_version
-from stacks.stage import build_platform
 from tests.conftest import declared_in_accounts, new_app
 
 PIPELINE_ACCOUNT = "111111111111"
@@ -282,7 +281,9 @@ def test_validation_runs_after_the_deployment_with_only_the_lookup_role(delivery
     # And it runs the validator for this environment with the environment's lookup role
     project_id = delivery.project_of(validate)
     commands = delivery.buildspec(project_id)["phases"]["build"]["commands"]
-    assert commands == [f"python3 tools/validate_deployment.py --environment {environment} --role-arn {role_arn}"]
+    assert commands == [
+        f"python3 -m ml_platform.delivery.validate_deployment --environment {environment} --role-arn {role_arn}"
+    ]
     # And the only role it may assume is exactly that lookup role
     role_id = delivery.resources[project_id]["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
     statements = [
@@ -332,7 +333,7 @@ def test_pipeline_stack_is_protected_and_tagged(delivery):
 
 def test_stateful_logical_ids_of_the_pipeline_are_pinned(delivery):
     # A renamed key, bucket or log group would be replaced: the artifacts and build logs would be orphaned.
-    from platform_constructs.guards import STATEFUL_RESOURCE_TYPES
+    from ml_platform.shared.guards import STATEFUL_RESOURCE_TYPES
 
     stateful = {lid for lid, r in delivery.resources.items() if r["Type"] in STATEFUL_RESOURCE_TYPES}
     assert stateful == {

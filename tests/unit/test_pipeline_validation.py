@@ -1,4 +1,4 @@
-"""The pipeline's post-deploy validator (tools/validate_deployment.py) against SageMaker emulated by moto."""
+"""The pipeline's post-deploy validator (ml_platform.delivery.validate_deployment) against SageMaker in moto."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from platform_config import load_environments
-from tools import validate_deployment as validator
-from tools.validate_deployment import EndpointExpectation, expectations_for, validate_endpoints
+from ml_platform.delivery import validate_deployment as validator
+from ml_platform.delivery.validate_deployment import EndpointExpectation, expectations_for, validate_endpoints
+from ml_platform.environments import load_environments
 
 REGION = "eu-west-1"
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/churn-model:1.4.0"

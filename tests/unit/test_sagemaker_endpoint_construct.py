@@ -18,14 +18,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 
-from platform_constructs.compliance import findings, flatten_reference
-from platform_constructs.deployment_guardrails import (
-    BlueGreenDeployment,
-    RollbackAlarmThresholds,
-    RollingDeployment,
-    StepSize,
-)
-from platform_constructs.sagemaker_endpoint import (
+from ml_platform.core.images import model_monitor_image_uri
+from ml_platform.inference.endpoint.construct import (
     FAILURE_STATUSES,
     AsyncInferenceOptions,
     AutoscalingOptions,
@@ -35,7 +29,13 @@ from platform_constructs.sagemaker_endpoint import (
     SageMakerEndpoint,
     ServerlessOptions,
 )
-from platform_constructs.sagemaker_images import model_monitor_image_uri
+from ml_platform.inference.endpoint.guardrails import (
+    BlueGreenDeployment,
+    RollbackAlarmThresholds,
+    RollingDeployment,
+    StepSize,
+)
+from ml_platform.shared.compliance import findings, flatten_reference
 from tests.conftest import new_app
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/churn-model:1.4.0"
@@ -332,7 +332,7 @@ def test_rollback_alarms_watch_the_variant_notify_and_ignore_missing_data(built)
 def test_a_baking_policy_without_any_rollback_alarm_is_refused(tmp_path):
     stack = cdk.Stack(new_app(tmp_path), "S")
     with pytest.raises(ValueError, match="no rollback alarm"):
-        from platform_constructs.deployment_guardrails import DeploymentGuardrails
+        from ml_platform.inference.endpoint.guardrails import DeploymentGuardrails
 
         DeploymentGuardrails(
             stack,

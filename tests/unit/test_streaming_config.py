@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from platform_config import ConfigError, load_environments
-from platform_config.environments import ENVIRONMENTS
-from platform_config.streaming import StreamCapacity, StreamingConfig
+from ml_platform.core.errors import ConfigError
+from ml_platform.environments import ENVIRONMENTS, load_environments
+from ml_platform.streaming.config import StreamCapacity, StreamingConfig
 
 
 @pytest.mark.parametrize(

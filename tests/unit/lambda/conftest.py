@@ -1,8 +1,8 @@
 """Fixtures for the Firehose transform Lambda tests.
 
-The Lambda folder is a deployment asset, not a package (``lambda`` is a keyword), so it is put on ``sys.path`` here
-(its helper module ``record_transform`` is imported by the handler exactly as in the Lambda runtime) and the handler
-itself is loaded from its file with importlib, under a private module name, with ``EVENT_SCHEMA`` and the Powertools
+The Lambda folder is a deployment asset, not a package: the handler is loaded from its file
+(``ml_platform.streaming.runtime.import_asset_module``, which imports its helper module ``record_transform`` at the
+top level exactly as in the Lambda runtime), under a private module name, with ``EVENT_SCHEMA`` and the Powertools
 variables set only while the module initialises. :func:`load_handler_module` is exposed as a fixture so tests can
 build a second, independent handler instance from a different schema (the cold-start path).
 """
@@ -10,11 +10,9 @@ build a second, independent handler instance from a different schema (the cold-s
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import logging
 import os
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,17 +20,12 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.metrics.provider import cold_start
 
-ROOT = Path(__file__).resolve().parents[3]
-LAMBDA_DIR = ROOT / "lambda" / "firehose_transform"
+from ml_platform.core.event_schema import INGEST_EVENT_SCHEMA
+from ml_platform.streaming.runtime import import_asset_module
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-for _path in (str(ROOT), str(LAMBDA_DIR)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from aws_lambda_powertools.metrics.provider import cold_start  # noqa: E402
-
-from platform_config.event_schema import INGEST_EVENT_SCHEMA  # noqa: E402
 
 SERVICE = "firehose-transform"
 NAMESPACE = "MlPlatform/Ingest"
@@ -41,7 +34,7 @@ _loaded = 0
 
 
 def load_handler_module(schema_json: str | None) -> ModuleType:
-    """Execute ``lambda/firehose_transform/handler.py`` as a fresh module (a cold start) with ``EVENT_SCHEMA``.
+    """Execute the transform asset's ``handler.py`` as a fresh module (a cold start) with ``EVENT_SCHEMA``.
 
     ``schema_json=None`` leaves the variable unset. The environment is restored afterwards.
     """
@@ -55,18 +48,7 @@ def load_handler_module(schema_json: str | None) -> ModuleType:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        spec = importlib.util.spec_from_file_location(
-            f"firehose_transform_handler_{_loaded}", LAMBDA_DIR / "handler.py"
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # the standard importlib recipe; dataclasses look their module up here
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[spec.name]
-            raise
-        return module
+        return import_asset_module("handler", as_name=f"firehose_transform_handler_{_loaded}")
     finally:
         for key, value in saved.items():
             if value is None:

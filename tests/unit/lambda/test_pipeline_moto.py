@@ -2,7 +2,7 @@
 
 Firehose itself is not emulated by moto, so the test plays its part: it reads the stream like Firehose's Kinesis
 source does, wraps the records into a data-transformation event of the Kinesis-source shape, calls the handler, and
-delivers the answer the way the delivery stream is configured in ``platform_constructs.firehose_layout``: Ok records
+delivers the answer the way the delivery stream is configured in ``ml_platform.core.firehose_layout``: Ok records
 under the dynamic-partition data prefix, ProcessingFailed records (original bytes, Firehose's error document shape)
 under the ``processing-failed`` error prefix of their arrival date.
 """
@@ -20,8 +20,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from platform_config.event_schema import INGEST_EVENT_SCHEMA
-from platform_constructs import firehose_layout
+from ml_platform.core import firehose_layout
+from ml_platform.core.event_schema import INGEST_EVENT_SCHEMA
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"

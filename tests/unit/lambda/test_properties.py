@@ -22,7 +22,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from platform_config.event_schema import INGEST_EVENT_SCHEMA
+from ml_platform.core.event_schema import INGEST_EVENT_SCHEMA
 
 RULES = INGEST_EVENT_SCHEMA.validation_rules()
 COLUMNS = {c["name"]: c for c in RULES["columns"]}

@@ -7,11 +7,13 @@ import json
 from typing import Any, get_args
 
 import pytest
-import record_transform
 
-from platform_config.event_schema import INGEST_EVENT_SCHEMA
-from platform_constructs import schema as schema_module
-from platform_constructs.schema import Column, EventSchema
+from ml_platform.core import schema as schema_module
+from ml_platform.core.event_schema import INGEST_EVENT_SCHEMA
+from ml_platform.core.schema import Column, EventSchema
+from ml_platform.streaming.runtime import import_asset_module
+
+record_transform = import_asset_module("record_transform")
 
 VALID = {"event_id": "evt-1", "event_time": "2024-05-01T12:00:00Z", "event_type": "click", "source": "web"}
 

@@ -1,0 +1,1 @@
+"""Synth, scale and transform benchmarks (make bench; not part of make test)."""

@@ -1,0 +1,1 @@
+"""The optional multi-account delivery pipeline and its post-deploy validation."""

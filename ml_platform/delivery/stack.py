@@ -1,0 +1,519 @@
+"""The delivery pipeline: CDK Pipelines on CodePipeline, deploying every environment into its own account.
+
+Source (CodeConnections) → Synth (installs the project, ``make test``, ``npx cdk synth``) → UpdatePipeline
+(self-mutation) → Assets → one stage per environment in declaration order; a manual approval before every
+``prod`` environment; after each environment a validation step (``ml_platform/delivery/validate_deployment.py``).
+
+Cross-account: the target accounts are bootstrapped with ``cdk bootstrap --trust <pipeline account>``; the
+pipeline assumes their bootstrap deploy roles (CloudFormation) and file-publishing roles (assets), and the
+validation step their read-only lookup role.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import pipelines
+from constructs import Construct, IValidation
+
+from ml_platform.delivery.config import PipelineConfig, lookup_role_arn
+from ml_platform.environment import EnvironmentConfig
+from ml_platform.shared.compliance import acknowledge, flatten_reference
+from ml_platform.shared.encrypted_bucket import acknowledge_log_target_controls, event_bridge_notifications
+from ml_platform.shared.kms_keys import KeyPurpose, PlatformKey, deny_grants_except_for_aws_services
+from ml_platform.shared.log_retention import retention
+from ml_platform.stage import PlatformStage
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# CodeBuild image of every step: Ubuntu standard 8.0, which offers Python 3.10-3.14 and Node.js 22/24
+# (aws-codebuild-docker-images, ubuntu/standard/8.0/runtimes.yml). The project needs Python >= 3.11 and
+# Node.js >= 20; `runtime-versions` selects Python 3.11 (the version the suite is developed on) and Node.js
+# 22 (20 is end-of-life and standard 8.0 no longer ships it). A version the image lacks fails the build.
+BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_8_0
+RUNTIME_VERSIONS = {"python": "3.11", "nodejs": "22"}
+# Quiet, offline CDK CLI, as in the Makefile.
+CLI_ENVIRONMENT = {
+    "CDK_DISABLE_VERSION_CHECK": "true",
+    "CDK_DISABLE_CLI_TELEMETRY": "true",
+}
+SYNTH_COMMANDS = ("make test", "npx cdk synth")
+# The validation step needs only boto3 and pydantic (platform_config), at the project's pins.
+VALIDATION_MODULE = "ml_platform.delivery.validate_deployment"
+VALIDATION_INSTALL = "python3 -m pip install --quiet $(grep -E '^(boto3|pydantic)==' requirements.txt)"
+
+
+def cli_version() -> str:
+    """The CDK CLI pinned in package.json; the pipeline's self-mutation and asset steps use the same."""
+    return json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
+
+
+class PipelineStack(cdk.Stack):
+    """The delivery pipeline in the tooling account. Construct ids are a stable contract (self-mutation
+    deploys this stack by its id)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        environments: Sequence[EnvironmentConfig],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            env=cdk.Environment(account=config.account, region=config.region),
+            stack_name=config.pipeline_name,
+            description=f"ML platform delivery pipeline ({config.repository}@{config.branch})",
+            termination_protection=True,
+            **kwargs,
+        )
+        self.config = config
+
+        # ---------------------------------------------------------------- encryption and storage
+        # One customer-managed key for the artifact bucket, every CodeBuild project and the build logs.
+        # CDK Pipelines adds the target accounts' bootstrap roles to its policy (cross-account delivery).
+        self.artifact_key = PlatformKey(
+            self,
+            "ArtifactKey",
+            purpose=KeyPurpose(
+                name="artifacts",
+                description=f"{config.pipeline_name}: pipeline artifacts, CodeBuild projects and build logs",
+                cloudwatch_logs=True,
+            ),
+            alias_prefix=config.pipeline_name,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        ).key
+        self.access_log_bucket = _access_log_bucket(self, "ArtifactAccessLogs")
+        self.artifact_bucket = s3.Bucket(
+            self,
+            "ArtifactBucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.artifact_key,
+            bucket_key_enabled=True,
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix="artifacts/",
+            lifecycle_rules=[_OLD_ARTIFACTS],
+            # Control Tower CT.S3.PR.9; no default retention, so nothing is locked.
+            object_lock_enabled=True,
+            **_BUCKET_PROPS,
+        )
+        event_bridge_notifications(self.artifact_bucket)
+        _acknowledge_no_replication(self.artifact_bucket)
+        self.build_log_group = logs.LogGroup(
+            self,
+            "BuildLogs",
+            encryption_key=self.artifact_key,
+            retention=retention(config.log_retention_days),
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+        # ---------------------------------------------------------------- pipeline
+        self.source = pipelines.CodePipelineSource.connection(
+            config.repository, config.branch, connection_arn=config.connection_arn, trigger_on_push=True
+        )
+        runtime_spec = codebuild.BuildSpec.from_object({"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}})
+        self.synth_step = pipelines.CodeBuildStep(
+            "Synth",
+            input=self.source,
+            install_commands=["python3 --version", "node --version"],
+            commands=list(SYNTH_COMMANDS),
+            primary_output_directory="cdk.out",
+            env=CLI_ENVIRONMENT,
+            # The synth runs the whole test suite (a cdk synth per session, cfn-lint, the local deploy smoke):
+            # MEDIUM (4 vCPU, 7 GB) keeps it within minutes.
+            build_environment=codebuild.BuildEnvironment(compute_type=codebuild.ComputeType.MEDIUM),
+            partial_build_spec=runtime_spec,
+        )
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            pipeline_name=config.pipeline_name,
+            synth=self.synth_step,
+            self_mutation=True,
+            cross_account_keys=True,
+            enable_key_rotation=True,
+            artifact_bucket=self.artifact_bucket,
+            cli_version=cli_version(),
+            publish_assets_in_parallel=False,
+            code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE, privileged=False),
+                partial_build_spec=runtime_spec,
+                logging=codebuild.LoggingOptions(
+                    cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.build_log_group)
+                ),
+            ),
+        )
+
+        # ---------------------------------------------------------------- one stage per environment
+        self.stages: list[PlatformStage] = []
+        self.validation_steps: dict[str, pipelines.CodeBuildStep] = {}
+        for environment in environments:
+            stage = PlatformStage(self, environment)
+            pre: list[pipelines.Step] = []
+            if environment.stage == "prod":
+                pre.append(
+                    pipelines.ManualApprovalStep(
+                        f"Approve-{environment.name}",
+                        comment=f"Promote to {environment.name} (account {environment.account}, "
+                        f"{environment.region})? Check the previous environment's validation first.",
+                    )
+                )
+            validation = self._validation_step(environment)
+            self.validation_steps[environment.name] = validation
+            self.pipeline.add_stage(stage, pre=pre, post=[validation])
+            self.stages.append(stage)
+
+        self.pipeline.build_pipeline()
+        self._source_action_can_use_connection()
+        self.support_stacks = self._harden_cross_region_support()
+        self._lint_clean_pipeline_resource()
+        for stack in (self, *self.support_stacks):
+            for key, value in {
+                "project": config.tags.project,
+                "owner": config.tags.owner,
+                "cost-center": config.tags.cost_center,
+            }.items():
+                cdk.Tags.of(stack).add(key, value)
+        self._acknowledge_generated()
+
+    def _lint_clean_pipeline_resource(self) -> None:
+        """Two cfn-lint findings on the generated AWS::CodePipeline::Pipeline, fixed in the template:
+
+        * E3703 "Prefer using Fn::Sub over Fn::Join with an empty delimiter": the target accounts' execution
+          role ARNs in the deploy actions' configuration are rendered as ``Fn::Join`` of the partition; the same
+          ARN as ``Fn::Sub``.
+        * W3005 "obsolete DependsOn": the pipeline depends on its role, which its ``RoleArn`` (GetAtt) already
+          enforces; only the dependency on the role's policy is needed (the pipeline must not start before its
+          permissions exist).
+        """
+        cfn = self.pipeline.pipeline.node.default_child
+        assert isinstance(cfn, codepipeline.CfnPipeline)
+        for i, stage in enumerate(self.resolve(cfn.stages)):
+            # Resolved L1 values use the construct library's camelCase keys; the override path uses CFN's.
+            for j, action in enumerate(stage["actions"]):
+                role_arn = _join_as_sub((action.get("configuration") or {}).get("RoleArn"))
+                if role_arn is not None:
+                    cfn.add_property_override(f"Stages.{i}.Actions.{j}.Configuration.RoleArn", role_arn)
+        role = self.pipeline.pipeline.role
+        policy = role.node.try_find_child("DefaultPolicy")
+        assert isinstance(policy, iam.Policy)
+        cfn.add_override("DependsOn", [self.get_logical_id(policy.node.default_child)])  # type: ignore[arg-type]
+
+    def _source_action_can_use_connection(self) -> None:
+        """CDK grants ``codestar-connections:UseConnection``; a connection created since the CodeConnections
+        rename has a ``codeconnections`` ARN, and "the service prefix needs to match that of the resource"
+        (Developer Tools console guide, "Connections rename"). Grant the matching prefix too."""
+        if _connection_service(self.config.connection_arn) != "codeconnections":
+            return
+        roles = [
+            c
+            for c in self.pipeline.pipeline.node.find_all()
+            if isinstance(c, iam.Role) and "/Source/" in c.node.path and c.node.id == "CodePipelineActionRole"
+        ]
+        for role in roles:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["codeconnections:UseConnection"], resources=[self.config.connection_arn])
+            )
+
+    def _harden_cross_region_support(self) -> list[cdk.Stack]:
+        """An environment outside the pipeline's region needs an artifact store in its region: CodePipeline
+        adds a support stack per region (``<pipeline>-support-<region>``) with a replication bucket and a
+        rotating key. Bring that bucket to the platform's baseline: versioned with the artifact bucket's lifecycle
+        and Object Lock, access-logged, events to EventBridge, key retained and granting only AWS services."""
+        stacks = []
+        for region, support in sorted(self.pipeline.pipeline.cross_region_support.items()):
+            stack = support.stack
+            bucket = support.replication_bucket
+            logs_bucket = _access_log_bucket(stack, "ReplicationAccessLogs")
+            cfn_bucket = bucket.node.default_child
+            assert isinstance(cfn_bucket, s3.CfnBucket), region
+            cfn_bucket.versioning_configuration = s3.CfnBucket.VersioningConfigurationProperty(status="Enabled")
+            bucket.add_lifecycle_rule(
+                id=_OLD_ARTIFACTS.id,
+                noncurrent_version_expiration=_OLD_ARTIFACTS.noncurrent_version_expiration,
+                abort_incomplete_multipart_upload_after=_OLD_ARTIFACTS.abort_incomplete_multipart_upload_after,
+            )
+            cfn_bucket.object_lock_enabled = True
+            event_bridge_notifications(bucket)
+            cfn_bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+                destination_bucket_name=logs_bucket.bucket_name, log_file_prefix="replication/"
+            )
+            cfn_bucket.ownership_controls = s3.CfnBucket.OwnershipControlsProperty(
+                rules=[s3.CfnBucket.OwnershipControlsRuleProperty(object_ownership="BucketOwnerEnforced")]
+            )
+            cfn_bucket.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+            # What `server_access_logs_bucket` would add: S3 log delivery may write this bucket's logs.
+            logs_bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="S3ServerAccessLogsPolicy",
+                    principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                    actions=["s3:PutObject"],
+                    resources=[logs_bucket.arn_for_objects("replication/*")],
+                    conditions={
+                        "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
+                        "StringEquals": {"aws:SourceAccount": stack.account},
+                    },
+                )
+            )
+            for construct in stack.node.find_all():
+                if isinstance(construct, (kms.CfnKey, kms.CfnAlias)):
+                    construct.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+                if isinstance(construct, kms.Key):
+                    construct.add_to_resource_policy(deny_grants_except_for_aws_services())
+            _acknowledge_no_replication(bucket)
+            stacks.append(stack)
+        return stacks
+
+    def _validation_step(self, environment: EnvironmentConfig) -> pipelines.CodeBuildStep:
+        """Describe the deployed environment through its read-only lookup role; fail on any mismatch."""
+        assert environment.account is not None  # load_pipeline requires it
+        role_arn = lookup_role_arn(
+            account=environment.account, region=environment.region, partition=self.config.partition
+        )
+        return pipelines.CodeBuildStep(
+            f"Validate-{environment.name}",
+            input=self.source,
+            install_commands=[VALIDATION_INSTALL],
+            commands=[f"python3 -m {VALIDATION_MODULE} --environment {environment.name} --role-arn {role_arn}"],
+            env={"AWS_DEFAULT_REGION": environment.region},
+            role_policy_statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[role_arn])],
+        )
+
+    def _acknowledge_generated(self) -> None:
+        """Findings on what CDK Pipelines generates and this stack cannot change (also in the README).
+
+        Acknowledged per resource with the exact finding id. The IAM5 wildcard findings are computed from
+        the synthesized policy documents (a construct validation, after CDK Pipelines has added every
+        statement) and acknowledged only when they match one of the known generated patterns below; any
+        other wildcard stays a finding.
+        """
+        for construct in self.pipeline.node.find_all():
+            if isinstance(construct, iam.CfnPolicy):
+                for rule in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
+                    acknowledge(construct, f"{rule}-IAMNoInlinePolicy", INLINE_POLICY_REASON)
+            elif isinstance(construct, codebuild.CfnProject):
+                for rule in ("HIPAA.Security", "PCI.DSS.321"):
+                    acknowledge(construct, f"{rule}-CodeBuildProjectSourceRepoUrl", SOURCE_REPO_URL_REASON)
+        self.node.add_validation(_GeneratedWildcards(self))
+
+
+# ---------------------------------------------------------------------------------------------------- findings
+INLINE_POLICY_REASON = (
+    "CDK Pipelines creates this role and adds its grants (artifact bucket and key, its CodeBuild project, "
+    "the target accounts' bootstrap roles) as the role's default inline policy; the library offers no "
+    "customer-managed-policy option. Every statement is scoped to the pipeline's own resources."
+)
+SOURCE_REPO_URL_REASON = (
+    "The project's source type is CODEPIPELINE: it receives the checked-out source as a pipeline artifact "
+    "from the encrypted artifact bucket, so it has no repository URL and no OAuth credential to configure; "
+    "the repository is reached only through the source action's CodeConnections connection."
+)
+_S3_GRANT_GROUPS = frozenset({"s3:Abort*", "s3:DeleteObject*", "s3:GetBucket*", "s3:GetObject*", "s3:List*"})
+_KMS_GRANT_GROUPS = frozenset({"kms:GenerateDataKey*", "kms:ReEncrypt*"})
+_KMS_ARTIFACT_ACTIONS = frozenset(
+    {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"}
+)
+_REASONS = {
+    "replica-key": "An environment outside the pipeline's region uses an artifact store in its region whose key "
+    "lives in CodePipeline's support stack there and is referenced by alias; CDK can grant an alias-referenced "
+    "key of another region only on '*'. The actions are the artifact encryption actions and each key's policy "
+    "still decides who may use it.",
+    "s3-actions": "Bucket.grantRead/grantReadWrite, which CDK Pipelines calls for every pipeline role, expand to "
+    "these S3 action groups; the statement is limited to the pipeline's own artifact buckets and their objects.",
+    "kms-actions": "Key grants that CDK Pipelines makes for artifact encryption expand to these KMS action "
+    "groups; the statement is limited to the pipeline's artifact keys.",
+    "artifact-objects": "Pipeline artifacts are objects whose keys CodePipeline generates per execution, so "
+    "access is granted on the objects of the pipeline's own artifact buckets only.",
+    "project-logs": "Every CodeBuild project grants itself its default log group /aws/codebuild/<project> and "
+    "report groups <project>-*; both names are derived from this project only (generated by the library).",
+    "asset-logs": "The asset-publishing role is one role shared by every asset project CDK Pipelines may add, "
+    "so the library grants CodeBuild log groups and report groups of this account and region.",
+    "asset-builds": "The asset-publishing role is also the CodePipeline action role that starts the asset "
+    "builds; CDK Pipelines grants it the build actions on '*' because asset projects are added on the fly.",
+    "bootstrap-roles": "Self-mutation runs `cdk deploy` of the pipeline stack, which assumes the pipeline "
+    "account's CDK bootstrap roles; the grant is limited by the iam:ResourceTag/aws-cdk:bootstrap-role "
+    "condition to the deploy, file-publishing and image-publishing roles.",
+    "cli-describe": "The CDK CLI in the self-mutation step reads stack state (cloudformation:DescribeStacks) and "
+    "lists buckets (s3:ListBucket); CDK Pipelines grants these read-only actions on '*'.",
+}
+
+
+# Pipeline artifacts are rebuilt by re-running the pipeline: old versions go after 30 days.
+_OLD_ARTIFACTS = s3.LifecycleRule(
+    id="old-artifacts",
+    noncurrent_version_expiration=cdk.Duration.days(30),
+    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+)
+
+_BUCKET_PROPS: dict[str, Any] = {
+    "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+    "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    "enforce_ssl": True,
+    "minimum_tls_version": 1.2,
+    "versioned": True,
+    "removal_policy": cdk.RemovalPolicy.RETAIN,
+}
+
+
+def _access_log_bucket(scope: Construct, construct_id: str) -> s3.Bucket:
+    """Target of a pipeline bucket's server access logs: SSE-S3 (the only default encryption S3 log
+    delivery supports), versioned, TLS-only, private, events to EventBridge; logs expire after a year."""
+    bucket = s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        lifecycle_rules=[
+            s3.LifecycleRule(
+                id="expiry",
+                expiration=cdk.Duration.days(365),
+                noncurrent_version_expiration=cdk.Duration.days(30),
+                abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+            )
+        ],
+        **_BUCKET_PROPS,
+    )
+    for rule in (
+        "HIPAA.Security-S3DefaultEncryptionKMS",
+        "NIST.800.53.R5-S3DefaultEncryptionKMS",
+        "PCI.DSS.321-S3DefaultEncryptionKMS",
+    ):
+        acknowledge(
+            bucket,
+            rule,
+            "S3 server access logging supports only SSE-S3 default encryption on the log target bucket; SSE-KMS "
+            "is not supported (AWS S3 User Guide, enable-server-access-logging), so this bucket uses SSE-S3 and "
+            "TLS-only access.",
+        )
+    acknowledge_log_target_controls(bucket)
+    event_bridge_notifications(bucket)
+    _acknowledge_no_replication(bucket)
+    return bucket
+
+
+def _acknowledge_no_replication(bucket: s3.IBucket) -> None:
+    for rule in (
+        "HIPAA.Security-S3BucketReplicationEnabled",
+        "NIST.800.53.R5-S3BucketReplicationEnabled",
+        "PCI.DSS.321-S3BucketReplicationEnabled",
+    ):
+        acknowledge(
+            bucket,
+            rule,
+            "Pipeline artifacts (and their access logs) are rebuilt from the source repository by re-running the "
+            "pipeline; a replica in a second Region would protect nothing that cannot be regenerated.",
+        )
+
+
+def _join_as_sub(value: object) -> dict[str, str] | None:
+    """``{"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, "..."]]}`` as the equivalent ``Fn::Sub``; None for
+    anything else (only strings and pseudo-parameter references are rewritten)."""
+    if not isinstance(value, dict) or set(value) != {"Fn::Join"}:
+        return None
+    delimiter, parts = value["Fn::Join"]
+    text = []
+    for part in parts:
+        if isinstance(part, str):
+            text.append(part)
+        elif isinstance(part, dict) and set(part) == {"Ref"} and str(part["Ref"]).startswith("AWS::"):
+            text.append("${" + part["Ref"] + "}")
+        else:
+            return None
+    return {"Fn::Sub": delimiter.join(text)} if delimiter == "" else None
+
+
+def _connection_service(arn: str) -> str:
+    return arn.split(":")[2]
+
+
+def _as_list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@jsii.implements(IValidation)
+class _GeneratedWildcards:
+    """Acknowledges AwsSolutions-IAM5 findings of the policies CDK Pipelines generates, finding by finding,
+    when they match a known generated pattern (``_REASONS``). Runs after the library added every statement."""
+
+    def __init__(self, stack: PipelineStack) -> None:
+        self._stack = stack
+
+    def validate(self) -> list[str]:
+        stack = self._stack
+        bucket = stack.get_logical_id(stack.artifact_bucket.node.default_child)  # type: ignore[arg-type]
+        key = stack.get_logical_id(stack.artifact_key.node.default_child)  # type: ignore[arg-type]
+        projects = {
+            stack.get_logical_id(c) for c in stack.pipeline.node.find_all() if isinstance(c, codebuild.CfnProject)
+        }
+        prefix = f"arn:{stack.config.partition}:"
+        logs_prefix = f"{prefix}logs:{stack.region}:{stack.account}:log-group:/aws/codebuild/"
+        reports_prefix = f"{prefix}codebuild:{stack.region}:{stack.account}:report-group/"
+        project_resources = {f"{logs_prefix}<{p}>:*" for p in projects} | {f"{reports_prefix}<{p}>-*" for p in projects}
+        bucket_resources = {f"<{bucket}.Arn>", f"<{bucket}.Arn>/*"}
+        replica_objects = set()
+        for support in stack.pipeline.pipeline.cross_region_support.values():
+            name = flatten_reference(stack.resolve(support.replication_bucket.bucket_name))
+            replica_objects.add(f"arn:{stack.config.partition}:s3:::{name}/*")
+            bucket_resources |= {
+                f"arn:{stack.config.partition}:s3:::{name}",
+                f"arn:{stack.config.partition}:s3:::{name}/*",
+            }
+        key_resources = {f"<{key}.Arn>"} | ({"*"} if replica_objects else set())
+        for policy in stack.pipeline.node.find_all():
+            if not isinstance(policy, iam.CfnPolicy):
+                continue
+            document = stack.resolve(policy.policy_document)
+            for statement in document.get("Statement", []):
+                if statement.get("Effect") != "Allow":
+                    continue
+                actions = set(_as_list(statement.get("Action", [])))
+                resources = {flatten_reference(r) for r in _as_list(statement.get("Resource", []))}
+                condition = json.dumps(statement.get("Condition", {}))
+                for action in sorted(a for a in actions if "*" in a):
+                    reason = None
+                    if action in _S3_GRANT_GROUPS and resources <= bucket_resources:
+                        reason = _REASONS["s3-actions"]
+                    elif action in _KMS_GRANT_GROUPS and resources <= key_resources:
+                        reason = _REASONS["kms-actions"]
+                    if reason:
+                        acknowledge(policy, f"AwsSolutions-IAM5[Action::{action}]", reason)
+                for resource in sorted(r for r in resources if "*" in r):
+                    reason = None
+                    if resource == f"<{bucket}.Arn>/*" or resource in replica_objects:
+                        reason = _REASONS["artifact-objects"]
+                    elif resource == "*" and replica_objects and actions <= _KMS_ARTIFACT_ACTIONS:
+                        reason = _REASONS["replica-key"]
+                    elif resource in project_resources:
+                        reason = _REASONS["project-logs"]
+                    elif resource in (f"{logs_prefix}*", f"{reports_prefix}*") and "Assets" in policy.node.path:
+                        reason = _REASONS["asset-logs"]
+                    elif (
+                        resource == "*"
+                        and "Assets" in policy.node.path
+                        and actions <= {"codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"}
+                    ):
+                        reason = _REASONS["asset-builds"]
+                    elif (
+                        resource == f"arn:*:iam::{stack.account}:role/*"
+                        and actions == {"sts:AssumeRole"}
+                        and "iam:ResourceTag/aws-cdk:bootstrap-role" in condition
+                    ):
+                        reason = _REASONS["bootstrap-roles"]
+                    elif resource == "*" and actions <= {"cloudformation:DescribeStacks", "s3:ListBucket"}:
+                        reason = _REASONS["cli-describe"]
+                    if reason:
+                        acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
+        return []

@@ -1,0 +1,1 @@
+"""SageMaker endpoints with guardrails, autoscaling, data capture, alarms and Model Monitor."""

@@ -1,0 +1,1 @@
+"""The SageMaker endpoint construct, split along its seams."""

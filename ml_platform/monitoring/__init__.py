@@ -1,0 +1,1 @@
+"""The environment's dashboard, health alarm and Glue failure notifications."""

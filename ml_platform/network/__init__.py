@@ -1,0 +1,1 @@
+"""The isolated VPC, its flow logs and VPC endpoints."""

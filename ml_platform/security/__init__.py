@@ -1,0 +1,1 @@
+"""KMS keys and the alarm topic of an environment."""

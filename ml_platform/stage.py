@@ -1,0 +1,90 @@
+"""One cdk.Stage per environment: its stacks, wired in deployment order."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from ml_platform.environment import EnvironmentConfig
+from ml_platform.inference.config import inference_stack_id
+from ml_platform.inference.stack import InferenceStack
+from ml_platform.lake.stack import DataLakeStack
+from ml_platform.monitoring.stack import MonitoredComponent, MonitoringStack
+from ml_platform.network.stack import NetworkStack
+from ml_platform.security.stack import SecurityStack
+from ml_platform.shared.guards import StatefulResourceGuard
+from ml_platform.streaming.ingestion_stack import IngestionStack
+from ml_platform.streaming.stream_stack import StreamStack
+
+
+def stack_ids(config: EnvironmentConfig) -> list[str]:
+    """The stack ids an environment gets, in deployment order (known without synthesizing)."""
+    ids = ["Security", "Network", "DataLake", "Stream", "Ingestion"]
+    ids.extend(inference_stack_id(group) for group in config.inference.stack_groups)
+    ids.append("Monitoring")
+    return ids
+
+
+class PlatformStage(cdk.Stage):
+    """Every stack of one environment. Stack ids are a stable contract (``<env>/<StackId>``)."""
+
+    def __init__(self, scope: Construct, config: EnvironmentConfig) -> None:
+        super().__init__(scope, config.name, env=cdk.Environment(account=config.account, region=config.region))
+        self.config = config
+        common = {"config": config}
+        self.security = SecurityStack(self, "Security", **common)
+        self.network = NetworkStack(self, "Network", logs_key=self.security.logs_key, **common)
+        self.data_lake = DataLakeStack(
+            self,
+            "DataLake",
+            lake_key=self.security.data_lake_key,
+            logs_key=self.security.logs_key,
+            ml_key=self.security.ml_key,
+            **common,
+        )
+        self.stream = StreamStack(self, "Stream", security=self.security, **common)
+        self.ingestion = IngestionStack(
+            self,
+            "Ingestion",
+            security=self.security,
+            network=self.network,
+            data_lake=self.data_lake,
+            stream=self.stream,
+            **common,
+        )
+        # One stack per endpoint stack group; the default group's stack is `Inference` (None without one).
+        self.inference_stacks: list[InferenceStack] = []
+        for group in config.inference.stack_groups:
+            inference = InferenceStack(
+                self,
+                inference_stack_id(group),
+                stack_group=group,
+                vpc=self.network.vpc,
+                subnets=self.network.isolated_subnets,
+                security_group=self.network.workload_security_group,
+                models_bucket=self.data_lake.models_bucket,
+                capture_bucket=self.data_lake.capture_bucket,
+                lake_key=self.data_lake.lake_key,
+                ml_key=self.security.ml_key,
+                logs_key=self.security.logs_key,
+                alarm_topic=self.security.alarm_topic,
+                alarms_key=self.security.alarms_key,
+                **common,
+            )
+            self.inference_stacks.append(inference)
+        self.inference: InferenceStack | None = next(
+            (stack for stack in self.inference_stacks if stack.node.id == "Inference"), None
+        )
+        monitored: list[MonitoredComponent] = [self.ingestion, *self.inference_stacks]
+        self.monitoring = MonitoringStack(
+            self, "Monitoring", security=self.security, data_lake=self.data_lake, components=monitored, **common
+        )
+
+        for key, value in config.resource_tags.items():
+            cdk.Tags.of(self).add(key, value)
+        if config.is_production_like:
+            cdk.Aspects.of(self).add(StatefulResourceGuard())
+
+    @property
+    def stacks(self) -> list[cdk.Stack]:
+        return [child for child in self.node.children if isinstance(child, cdk.Stack)]

@@ -1,0 +1,1 @@
+"""Kinesis -> Firehose (Lambda transform, Parquet, dynamic partitions) -> the raw zone."""

@@ -1,0 +1,1 @@
+"""The local-deploy harness (moto server) and the tests that use it."""
