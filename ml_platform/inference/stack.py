@@ -13,35 +13,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from ml_platform.core.images import model_monitor_image_uri
 from ml_platform.core.instances import InstanceType
-from ml_platform.inference.config import (
-    DEFAULT_STACK_GROUP,
-    AllAtOncePolicy,
-    CanaryPolicy,
-    CapacitySize,
-    InferenceEndpoint,
-    LinearPolicy,
-    RollingPolicy,
-)
-from ml_platform.inference.endpoint.construct import (
-    ENDPOINT_INSTANCE_NAMESPACE,
-    SAGEMAKER_NAMESPACE,
-    AsyncInferenceOptions,
-    AutoscalingOptions,
-    DataCaptureOptions,
-    DataQualityMonitorOptions,
-    OperationalAlarmThresholds,
-    SageMakerEndpoint,
-    ServerlessOptions,
-)
-from ml_platform.inference.endpoint.guardrails import (
-    BlueGreenDeployment,
-    DeploymentPolicy,
-    RollbackAlarmThresholds,
-    RollingDeployment,
-    StepSize,
-)
+from ml_platform.inference.config import DEFAULT_STACK_GROUP, InferenceEndpoint
+from ml_platform.inference.endpoint import AsyncNotifications, SageMakerEndpoint
 from ml_platform.monitoring.constructs import DashboardSection, graph
 from ml_platform.shared.alarms import notifying_alarm
 from ml_platform.shared.compliance import acknowledge
@@ -107,35 +81,23 @@ class InferenceStack(PlatformStack):
             self.endpoints[endpoint.name] = SageMakerEndpoint(
                 self,
                 construct_id_,
+                config=endpoint,
                 endpoint_name=name,
-                variant_name=endpoint.variant_name,
-                image_uri=endpoint.image_uri,
                 models_bucket=models_bucket,
                 models_bucket_key=lake_key,
+                capture_bucket=capture_bucket,
                 capture_bucket_key=lake_key,
-                model_data_key=endpoint.model_data_key,
-                external_model_data_url=endpoint.external_model_data_url,
-                instance_type=endpoint.instance_type,
-                initial_instance_count=endpoint.initial_instance_count,
-                environment=endpoint.environment,
-                deployment=_policy(endpoint),
-                rollback_alarms=_rollback_thresholds(endpoint),
                 vpc=vpc,
                 subnets=subnets,
                 security_group=security_group,
-                capture_bucket=capture_bucket,
-                capture_key=ml_key,
                 ml_key=ml_key,
                 logs_key=logs_key,
                 alarm_topic=alarm_topic,
                 log_retention_days=config.resolved_log_retention_days,
                 log_removal_policy=self.stateful_removal_policy,
-                serverless=_serverless(endpoint),
-                async_inference=self._async(endpoint, name, ml_key, alarm_topic, alarms_key),
-                autoscaling=_autoscaling(endpoint),
-                data_capture=_data_capture(endpoint),
-                operational_alarms=_operational(endpoint, config.stage),
-                data_quality_monitor=_monitor(endpoint, config.region),
+                region=config.region,
+                zero_invocations_alarm=endpoint.zero_invocations_alarm(config.stage),
+                async_notifications=self._async_notifications(endpoint, name, ml_key, alarm_topic, alarms_key),
                 event_dead_letter_queue=self.event_dead_letter_queue,
             )
             CfnOutput(
@@ -190,9 +152,11 @@ class InferenceStack(PlatformStack):
         )
         return queue
 
-    def _async(
+    def _async_notifications(
         self, endpoint: InferenceEndpoint, name: str, ml_key: kms.IKey, alarm_topic: sns.ITopic, alarms_key: kms.IKey
-    ) -> AsyncInferenceOptions | None:
+    ) -> AsyncNotifications | None:
+        """The topics of an asynchronous endpoint: a per-endpoint success topic (encrypted with the ML key) when
+        ``notify_success``, the alarm topic for failures when ``notify_errors``."""
         options = endpoint.async_inference
         if options is None:
             return None
@@ -210,14 +174,8 @@ class InferenceStack(PlatformStack):
             keys.append(ml_key)
         if options.notify_errors:
             keys.append(alarms_key)
-        return AsyncInferenceOptions(
-            input_prefix=options.input_prefix,
-            output_prefix=options.output_prefix,
-            failure_prefix=options.failure_prefix,
-            max_concurrent_invocations_per_instance=options.max_concurrent_invocations_per_instance,
-            success_topic=success_topic,
-            error_topic=alarm_topic if options.notify_errors else None,
-            topic_keys=keys,
+        return AsyncNotifications(
+            success_topic=success_topic, error_topic=alarm_topic if options.notify_errors else None, topic_keys=keys
         )
 
     @property
@@ -228,73 +186,49 @@ class InferenceStack(PlatformStack):
     # ------------------------------------------------------------------ monitoring contributions
     @property
     def critical_alarms(self) -> list[cloudwatch.IAlarm]:
-        """Each endpoint's 5XX-rate and p99 model-latency alarms: they feed the platform health alarm."""
-        return [
-            alarm
-            for endpoint in self.endpoints.values()
-            for alarm in endpoint.operational_alarms
-            if alarm.node.id in CRITICAL_ENDPOINT_ALARMS
-        ]
+        """Each endpoint's critical alarms (5XX rate, p99 model latency): they feed the platform health alarm."""
+        return [alarm for endpoint in self.endpoints.values() for alarm in endpoint.critical_alarms]
 
     def dashboard_section(self) -> DashboardSection:
         """Per endpoint and variant: invocations, 4XX/5XX, model and overhead latency p50/p99, utilization."""
-        period = Duration.minutes(5)
         rows = []
         for config in self.group_endpoints:
             endpoint = self.endpoints[config.name]
-            dimensions = {"EndpointName": endpoint.endpoint_name, "VariantName": endpoint.variant_name}
 
-            def metric(
-                name: str,
-                statistic: str,
-                namespace: str = SAGEMAKER_NAMESPACE,
-                label: str | None = None,
-                dims: dict[str, str] = dimensions,
+            def invocations(name: str, statistic: str, endpoint: SageMakerEndpoint = endpoint) -> cloudwatch.Metric:
+                return endpoint.metric(name, statistic, label=f"{name} {statistic}")
+
+            def instance(
+                name: str, statistic: str = "Maximum", label: str | None = None, endpoint: SageMakerEndpoint = endpoint
             ) -> cloudwatch.Metric:
-                return cloudwatch.Metric(
-                    namespace=namespace,
-                    metric_name=name,
-                    statistic=statistic,
-                    period=period,
-                    dimensions_map=dims,
-                    label=label or f"{name} {statistic}",
-                )
+                return endpoint.metric_instance(name, statistic, label=label or f"{name} {statistic}")
 
-            utilization = [
-                metric(m, "Maximum", ENDPOINT_INSTANCE_NAMESPACE) for m in ("CPUUtilization", "MemoryUtilization")
-            ]
+            utilization = [instance("CPUUtilization"), instance("MemoryUtilization")]
             if config.instance_type and InstanceType.parse(config.instance_type).has_gpus:
-                utilization.append(metric("GPUUtilization", "Maximum", ENDPOINT_INSTANCE_NAMESPACE))
+                utilization.append(instance("GPUUtilization"))
             title = f"{endpoint.endpoint_name} / {endpoint.variant_name}"
             rows.append(
                 [
                     graph(
                         f"{title}: invocations and errors",
-                        [metric("Invocations", "Sum")],
-                        right=[metric("Invocation4XXErrors", "Sum"), metric("Invocation5XXErrors", "Sum")],
+                        [endpoint.metric_invocations()],
+                        right=[invocations("Invocation4XXErrors", "Sum"), invocations("Invocation5XXErrors", "Sum")],
                         width=6,
                     ),
                     graph(
                         f"{title}: latency (µs)",
                         [
-                            metric("ModelLatency", "p50"),
-                            metric("ModelLatency", "p99"),
-                            metric("OverheadLatency", "p50"),
-                            metric("OverheadLatency", "p99"),
+                            invocations("ModelLatency", "p50"),
+                            invocations("ModelLatency", "p99"),
+                            invocations("OverheadLatency", "p50"),
+                            invocations("OverheadLatency", "p99"),
                         ],
                         width=6,
                     ),
                     graph(f"{title}: utilization (%)", utilization, width=6),
                     cloudwatch.SingleValueWidget(
                         title=f"{title}: instances in service",
-                        metrics=[
-                            metric(
-                                "CPUUtilization",
-                                "SampleCount",
-                                ENDPOINT_INSTANCE_NAMESPACE,
-                                label="instances reporting (per minute)",
-                            )
-                        ],
+                        metrics=[instance("CPUUtilization", "SampleCount", label="instances reporting (per minute)")],
                         width=6,
                         height=6,
                     ),
@@ -306,115 +240,3 @@ class InferenceStack(PlatformStack):
 
 def _construct_id(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("-"))
-
-
-def _step(size: CapacitySize) -> StepSize:
-    return StepSize(instances=size.instances, percent=size.percent)
-
-
-def _policy(endpoint: InferenceEndpoint) -> DeploymentPolicy:
-    policy = endpoint.deployment
-    if isinstance(policy, RollingPolicy):
-        return RollingDeployment(
-            maximum_batch_size=_step(policy.maximum_batch_size),
-            rollback_maximum_batch_size=(
-                _step(policy.rollback_maximum_batch_size) if policy.rollback_maximum_batch_size else None
-            ),
-            wait_interval_seconds=policy.wait_interval_seconds,
-            maximum_execution_timeout_seconds=policy.maximum_execution_timeout_seconds,
-        )
-    step: StepSize | None = None
-    routing: Any = "ALL_AT_ONCE"
-    if isinstance(policy, CanaryPolicy):
-        routing, step = "CANARY", _step(policy.canary_size)
-    elif isinstance(policy, LinearPolicy):
-        routing, step = "LINEAR", _step(policy.linear_step_size)
-    assert isinstance(policy, (AllAtOncePolicy, CanaryPolicy, LinearPolicy))
-    return BlueGreenDeployment(
-        traffic_routing=routing,
-        step_size=step,
-        wait_interval_seconds=policy.wait_interval_seconds,
-        termination_wait_seconds=policy.termination_wait_seconds,
-        maximum_execution_timeout_seconds=policy.maximum_execution_timeout_seconds,
-    )
-
-
-def _rollback_thresholds(endpoint: InferenceEndpoint) -> RollbackAlarmThresholds:
-    alarms = endpoint.rollback_alarms
-    return RollbackAlarmThresholds(
-        error_5xx_rate_percent=alarms.error_5xx_rate_percent,
-        p99_model_latency_ms=alarms.p99_model_latency_ms,
-        error_4xx_rate_percent=alarms.error_4xx_rate_percent,
-        period_seconds=alarms.period_seconds,
-        evaluation_periods=alarms.evaluation_periods,
-    )
-
-
-def _serverless(endpoint: InferenceEndpoint) -> ServerlessOptions | None:
-    if endpoint.serverless is None:
-        return None
-    return ServerlessOptions(
-        memory_mib=endpoint.serverless.memory_mib,
-        max_concurrency=endpoint.serverless.max_concurrency,
-        provisioned_concurrency=endpoint.serverless.provisioned_concurrency,
-    )
-
-
-def _autoscaling(endpoint: InferenceEndpoint) -> AutoscalingOptions | None:
-    scaling = endpoint.autoscaling
-    if scaling is None:
-        return None
-    return AutoscalingOptions(
-        min_instances=scaling.min_instances,
-        max_instances=scaling.max_instances,
-        target_invocations_per_instance=scaling.target_invocations_per_instance,
-        target_backlog_per_instance=scaling.target_backlog_per_instance,
-        scale_in_cooldown_seconds=scaling.scale_in_cooldown_seconds,
-        scale_out_cooldown_seconds=scaling.scale_out_cooldown_seconds,
-    )
-
-
-def _data_capture(endpoint: InferenceEndpoint) -> DataCaptureOptions | None:
-    capture = endpoint.data_capture
-    if not capture.enabled:
-        return None
-    return DataCaptureOptions(
-        sampling_percent=capture.sampling_percent,
-        capture_request=capture.capture_request,
-        capture_response=capture.capture_response,
-        csv_content_types=capture.csv_content_types,
-        json_content_types=capture.json_content_types,
-    )
-
-
-def _operational(endpoint: InferenceEndpoint, stage: str) -> OperationalAlarmThresholds:
-    alarms = endpoint.operational_alarms
-    return OperationalAlarmThresholds(
-        error_5xx_rate_percent=alarms.error_5xx_rate_percent,
-        error_4xx_rate_percent=alarms.error_4xx_rate_percent,
-        p99_model_latency_ms=alarms.p99_model_latency_ms,
-        p99_overhead_latency_ms=alarms.p99_overhead_latency_ms,
-        cpu_utilization_percent=alarms.cpu_utilization_percent,
-        memory_utilization_percent=alarms.memory_utilization_percent,
-        disk_utilization_percent=alarms.disk_utilization_percent,
-        gpu_utilization_percent=alarms.gpu_utilization_percent,
-        zero_invocations_minutes=alarms.zero_invocations_minutes if endpoint.zero_invocations_alarm(stage) else None,
-    )
-
-
-def _monitor(endpoint: InferenceEndpoint, region: str) -> DataQualityMonitorOptions | None:
-    monitor = endpoint.model_monitor
-    if monitor is None:
-        return None
-    return DataQualityMonitorOptions(
-        baseline_statistics_key=monitor.baseline_statistics_key,
-        baseline_constraints_key=monitor.baseline_constraints_key,
-        image_uri=model_monitor_image_uri(region),
-        instance_type=monitor.instance_type,
-        volume_size_gb=monitor.volume_size_gb,
-        max_runtime_seconds=monitor.max_runtime_seconds,
-    )
-
-
-# The endpoint alarms whose ALARM state means the platform is unhealthy (construct ids in SageMakerEndpoint).
-CRITICAL_ENDPOINT_ALARMS = frozenset({"Error5xxRateAlarm", "ModelLatencyP99Alarm"})

@@ -18,51 +18,43 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 
-from ml_platform.core.images import model_monitor_image_uri
-from ml_platform.inference.endpoint.construct import (
-    FAILURE_STATUSES,
-    AsyncInferenceOptions,
-    AutoscalingOptions,
-    DataCaptureOptions,
-    DataQualityMonitorOptions,
-    OperationalAlarmThresholds,
-    SageMakerEndpoint,
-    ServerlessOptions,
-)
-from ml_platform.inference.endpoint.guardrails import (
-    BlueGreenDeployment,
-    RollbackAlarmThresholds,
-    RollingDeployment,
-    StepSize,
-)
+from ml_platform.inference.config import InferenceEndpoint
+from ml_platform.inference.endpoint import AsyncNotifications, SageMakerEndpoint
+from ml_platform.inference.endpoint.events import FAILURE_STATUSES
 from ml_platform.shared.compliance import findings, flatten_reference
 from tests.conftest import new_app
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/churn-model:1.4.0"
-CANARY = BlueGreenDeployment(
-    traffic_routing="CANARY",
-    step_size=StepSize(instances=1),
-    wait_interval_seconds=600,
-    termination_wait_seconds=300,
-    maximum_execution_timeout_seconds=3600,
-)
-LINEAR = BlueGreenDeployment(
-    traffic_routing="LINEAR",
-    step_size=StepSize(percent=25),
-    wait_interval_seconds=300,
-    termination_wait_seconds=600,
-    maximum_execution_timeout_seconds=3600,
-)
-ALL_AT_ONCE = BlueGreenDeployment(
-    traffic_routing="ALL_AT_ONCE", wait_interval_seconds=300, termination_wait_seconds=0,
-    maximum_execution_timeout_seconds=1800,
-)  # fmt: skip
-ROLLING = RollingDeployment(
-    maximum_batch_size=StepSize(instances=1),
-    rollback_maximum_batch_size=StepSize(percent=50),
-    wait_interval_seconds=300,
-    maximum_execution_timeout_seconds=3600,
-)
+CANARY = {
+    "type": "canary",
+    "canary_size": {"instances": 1},
+    "wait_interval_seconds": 600,
+    "termination_wait_seconds": 300,
+    "maximum_execution_timeout_seconds": 3600,
+}
+LINEAR = {
+    "type": "linear",
+    "linear_step_size": {"percent": 25},
+    "wait_interval_seconds": 300,
+    "termination_wait_seconds": 600,
+    "maximum_execution_timeout_seconds": 3600,
+}
+ALL_AT_ONCE = {
+    "type": "all_at_once",
+    "wait_interval_seconds": 300,
+    "termination_wait_seconds": 0,
+    "maximum_execution_timeout_seconds": 1800,
+}
+ROLLING = {"type": "rolling", "maximum_batch_size": {"instances": 1}, "rollback_maximum_batch_size": {"percent": 50},
+           "wait_interval_seconds": 300, "maximum_execution_timeout_seconds": 3600}  # fmt: skip
+
+
+def endpoint_config(name: str, **fields: Any) -> InferenceEndpoint:
+    """A validated endpoint configuration (the construct takes nothing else): 4XX rollback alarm on, no capture."""
+    return InferenceEndpoint.model_validate(
+        {"name": name, "image_uri": IMAGE, "rollback_alarms": {"error_4xx_rate_percent": 5.0},
+         "data_capture": {"enabled": False}, **fields}
+    )  # fmt: skip
 
 
 class Fixture:
@@ -89,95 +81,123 @@ class Fixture:
         self.topic = sns.Topic(stack, "Alarms", master_key=alarms_key)
         dlq = sqs.Queue(stack, "Dlq", encryption=sqs.QueueEncryption.KMS, encryption_master_key=alarms_key)
         common: dict[str, Any] = {
-            "image_uri": IMAGE,
             "models_bucket": self.models,
             "models_bucket_key": self.lake_key,
-            "rollback_alarms": RollbackAlarmThresholds(error_4xx_rate_percent=5.0),
             "vpc": vpc,
             "subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             "security_group": self.security_group,
             "capture_bucket": self.capture,
-            "capture_key": self.ml_key,
             "ml_key": self.ml_key,
             "logs_key": kms.Key(stack, "LogsKey", enable_key_rotation=True),
             "alarm_topic": self.topic,
             "log_retention_days": 30,
             "log_removal_policy": cdk.RemovalPolicy.RETAIN,
             "event_dead_letter_queue": dlq,
+            "region": "eu-west-1",
         }
         self.canary = SageMakerEndpoint(
             stack,
             "Canary",
             endpoint_name="t-canary",
-            model_data_key="churn/1.4.0/model.tar.gz",
-            instance_type="ml.m5.xlarge",
-            initial_instance_count=4,
-            environment={"MODEL_VERSION": "1.4.0"},
-            deployment=CANARY,
-            autoscaling=AutoscalingOptions(min_instances=4, max_instances=8, target_invocations_per_instance=750),
-            data_capture=DataCaptureOptions(sampling_percent=20, csv_content_types=("text/csv",)),
-            operational_alarms=OperationalAlarmThresholds(zero_invocations_minutes=15),
-            data_quality_monitor=DataQualityMonitorOptions(
-                baseline_statistics_key="churn/1.4.0/baseline/statistics.json",
-                baseline_constraints_key="churn/1.4.0/baseline/constraints.json",
-                image_uri=model_monitor_image_uri("eu-west-1"),
+            config=endpoint_config(
+                "canary",
+                model_data_key="churn/1.4.0/model.tar.gz",
+                instance_type="ml.m5.xlarge",
+                initial_instance_count=4,
+                environment={"MODEL_VERSION": "1.4.0"},
+                deployment=CANARY,
+                autoscaling={
+                    "registered_instance_type": "ml.m5.xlarge",
+                    "min_instances": 4,
+                    "max_instances": 8,
+                    "target_invocations_per_instance": 750,
+                },
+                data_capture={"sampling_percent": 20, "csv_content_types": ["text/csv"]},
+                operational_alarms={"zero_invocations_minutes": 15},
+                model_monitor={
+                    "baseline_statistics_key": "churn/1.4.0/baseline/statistics.json",
+                    "baseline_constraints_key": "churn/1.4.0/baseline/constraints.json",
+                },
             ),
+            zero_invocations_alarm=True,
             **common,
         )
         self.linear = SageMakerEndpoint(
             stack,
             "Linear",
             endpoint_name="t-linear",
-            model_data_key="rec/2.0.3/model.tar.gz",
-            instance_type="ml.g4dn.xlarge",  # NVMe and a GPU
-            initial_instance_count=4,
-            deployment=LINEAR,
-            operational_alarms=OperationalAlarmThresholds(),
+            config=endpoint_config(
+                "linear",
+                model_data_key="rec/2.0.3/model.tar.gz",
+                instance_type="ml.g4dn.xlarge",  # NVMe and a GPU
+                initial_instance_count=4,
+                deployment=LINEAR,
+            ),
             **common,
         )
         self.all_at_once = SageMakerEndpoint(
             stack,
             "AllAtOnce",
             endpoint_name="t-all-at-once",
-            model_data_key="x/model.tar.gz",
-            instance_type="ml.c5.large",
-            initial_instance_count=2,
-            deployment=ALL_AT_ONCE,
+            config=endpoint_config(
+                "all-at-once",
+                model_data_key="x/1/model.tar.gz",
+                instance_type="ml.c5.large",
+                initial_instance_count=2,
+                deployment=ALL_AT_ONCE,
+            ),
             **common,
         )
         self.rolling = SageMakerEndpoint(
             stack,
             "Rolling",
             endpoint_name="t-rolling",
-            model_data_key="x/model.tar.gz",
-            instance_type="ml.m5d.large",  # NVMe, no GPU
-            initial_instance_count=4,
-            deployment=ROLLING,
+            config=endpoint_config(
+                "rolling",
+                model_data_key="x/1/model.tar.gz",
+                instance_type="ml.m5d.large",  # NVMe, no GPU
+                initial_instance_count=4,
+                deployment=ROLLING,
+            ),
             **common,
         )
         self.serverless = SageMakerEndpoint(
             stack,
             "Serverless",
             endpoint_name="t-serverless",
-            model_data_key="x/model.tar.gz",
-            serverless=ServerlessOptions(memory_mib=2048, max_concurrency=20, provisioned_concurrency=2),
-            deployment=ALL_AT_ONCE,
-            operational_alarms=OperationalAlarmThresholds(),
+            config=endpoint_config(
+                "serverless",
+                model_data_key="x/1/model.tar.gz",
+                serverless={
+                    "memory_mib": 2048,
+                    "max_concurrency": 20,
+                    "provisioned_concurrency": 2,
+                    "accept_no_vpc_isolation": True,
+                },
+                deployment=ALL_AT_ONCE,
+            ),
             **common,
         )
         self.asynchronous = SageMakerEndpoint(
             stack,
             "Async",
             endpoint_name="t-async",
-            external_model_data_url="s3://partner-models/fraud/3.1.0/model.tar.gz",
-            instance_type="ml.m5.xlarge",
-            initial_instance_count=2,
-            async_inference=AsyncInferenceOptions(
-                max_concurrent_invocations_per_instance=4, error_topic=self.topic, topic_keys=[alarms_key]
+            config=endpoint_config(
+                "async",
+                external_model_data_url="s3://partner-models/fraud/3.1.0/model.tar.gz",
+                instance_type="ml.m5.xlarge",
+                initial_instance_count=2,
+                async_inference={"max_concurrent_invocations_per_instance": 4},
+                autoscaling={
+                    "registered_instance_type": "ml.m5.xlarge",
+                    "min_instances": 0,
+                    "max_instances": 4,
+                    "target_backlog_per_instance": 5,
+                },
+                deployment=LINEAR,
             ),
+            async_notifications=AsyncNotifications(error_topic=self.topic, topic_keys=[alarms_key]),
             capture_bucket_key=self.lake_key,
-            autoscaling=AutoscalingOptions(min_instances=0, max_instances=4, target_backlog_per_instance=5),
-            deployment=LINEAR,
             **common,
         )
         self.stack = stack
@@ -327,33 +347,6 @@ def test_rollback_alarms_watch_the_variant_notify_and_ignore_missing_data(built)
         assert alarms[name]["TreatMissingData"] == "notBreaching"
         assert alarms[name]["AlarmActions"] and alarms[name]["OKActions"]
         assert "rolls back" in alarms[name]["AlarmDescription"]
-
-
-def test_a_baking_policy_without_any_rollback_alarm_is_refused(tmp_path):
-    stack = cdk.Stack(new_app(tmp_path), "S")
-    with pytest.raises(ValueError, match="no rollback alarm"):
-        from ml_platform.inference.endpoint.guardrails import DeploymentGuardrails
-
-        DeploymentGuardrails(
-            stack,
-            "G",
-            endpoint_name="e",
-            variant_name="v",
-            endpoint_config_name="config",
-            policy=CANARY,
-            thresholds=RollbackAlarmThresholds(error_5xx_rate_percent=None, p99_model_latency_ms=None),
-            alarm_topic=sns.Topic(stack, "T"),
-        )
-
-
-def test_step_size_and_policy_shape_are_checked():
-    with pytest.raises(ValueError, match="exactly one"):
-        StepSize()
-    with pytest.raises(ValueError, match="step_size"):
-        BlueGreenDeployment(
-            traffic_routing="CANARY", wait_interval_seconds=0, termination_wait_seconds=0,
-            maximum_execution_timeout_seconds=600,
-        )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -607,7 +600,7 @@ def test_operational_alarms_per_instance_family(built):
     assert suffixes("Canary") == base | instance | {"no-invocations"}
     assert suffixes("Linear") == base | instance | {"gpu-utilization", "gpu-memory-utilization"}  # ml.g4dn: a GPU
     assert suffixes("Serverless") == base  # no instances to watch
-    assert suffixes("AllAtOnce") == set()  # none requested
+    assert suffixes("AllAtOnce") == base | instance  # ml.c5: no GPU; no traffic alarm unless asked
 
 
 def test_every_alarm_notifies_the_topic_says_what_to_do_and_treats_missing_data_deliberately(built):
@@ -721,38 +714,3 @@ def test_flatten_matches_cdk_nag_naming():
     assert flatten_reference({"Fn::Join": ["", [{"Fn::GetAtt": ["B", "Arn"]}, "/p/*"]]}) == "<B.Arn>/p/*"
     assert flatten_reference({"Ref": "AWS::AccountId"}) == "<AWS::AccountId>"
     assert flatten_reference({"Fn::GetStackOutput": {"StackName": "s"}}) == '{"Fn::GetStackOutput":{"StackName":"s"}}'
-
-
-# ---------------------------------------------------------------------------------------------- construct errors
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        ({"model_data_key": None}, "exactly one of model_data_key"),
-        ({"external_model_data_url": "s3://b/k.tar.gz"}, "exactly one of model_data_key"),
-        ({"instance_type": None}, "instance_type and initial_instance_count, or serverless"),
-        ({"image_uri": "docker.io/library/python:3.12"}, "not a private ECR image"),
-        ({"data_capture": None, "data_quality_monitor": DataQualityMonitorOptions(
-            baseline_statistics_key="s", baseline_constraints_key="c", image_uri=model_monitor_image_uri("eu-west-1"))},
-         "enable data_capture"),
-        # a monitor on base64-encoded captures (no CSV or JSON content types) would analyse nothing
-        ({"data_quality_monitor": DataQualityMonitorOptions(
-            baseline_statistics_key="s", baseline_constraints_key="c", image_uri=model_monitor_image_uri("eu-west-1"))},
-         "csv_content_types or json_content_types"),
-    ],
-)  # fmt: skip
-def test_construct_refuses_incomplete_props(tmp_path, overrides, message):
-    stack = cdk.Stack(new_app(tmp_path), "S")
-    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0)
-    key = kms.Key(stack, "K")
-    bucket = s3.Bucket(stack, "B")
-    props: dict[str, Any] = {
-        "endpoint_name": "e", "image_uri": IMAGE, "models_bucket": bucket, "model_data_key": "m.tar.gz",
-        "instance_type": "ml.m5.large", "initial_instance_count": 1, "deployment": ALL_AT_ONCE,
-        "rollback_alarms": RollbackAlarmThresholds(), "vpc": vpc, "subnets": ec2.SubnetSelection(),
-        "security_group": ec2.SecurityGroup(stack, "Sg", vpc=vpc), "capture_bucket": bucket, "capture_key": key,
-        "ml_key": key, "logs_key": key, "alarm_topic": sns.Topic(stack, "T"), "log_retention_days": 30,
-        "log_removal_policy": cdk.RemovalPolicy.DESTROY, "data_capture": DataCaptureOptions(),
-    }  # fmt: skip
-    props.update(overrides)
-    with pytest.raises(ValueError, match=message):
-        SageMakerEndpoint(stack, "E", **props)

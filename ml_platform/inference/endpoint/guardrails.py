@@ -4,13 +4,11 @@ SageMaker only rolls a deployment back when an alarm named in ``AutoRollbackConf
 ALARM during a bake period ("CloudWatch alarms are a prerequisite for using baking periods in
 deployment guardrails", SageMaker developer guide, Auto-Rollback Configuration and Monitoring). This
 construct therefore creates the alarms itself and references them by ``Ref`` so the names always
-resolve to alarms in the same template.
+resolve to alarms in the same template. The policy and thresholds are the validated configuration types
+(ml_platform/inference/config.py), which check the service's ranges and rules.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Literal
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -18,113 +16,16 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from ml_platform.inference.config import (
+    CanaryPolicy,
+    CapacitySize,
+    DeploymentPolicy,
+    LinearPolicy,
+    RollbackAlarms,
+    RollingPolicy,
+)
+from ml_platform.inference.endpoint.metrics import VariantMetrics
 from ml_platform.shared.alarms import notifying_alarm
-
-# SageMaker publishes invocation metrics in this namespace with EndpointName and VariantName dimensions.
-SAGEMAKER_NAMESPACE = "AWS/SageMaker"
-# AutoRollbackConfig.Alarms: 1-10 alarms (CloudFormation AWS::SageMaker::Endpoint AutoRollbackConfig).
-MAX_ROLLBACK_ALARMS = 10
-
-
-@dataclass(frozen=True, kw_only=True)
-class StepSize:
-    """A traffic or batch step: exactly one of ``instances`` or ``percent`` (CapacitySize)."""
-
-    instances: int | None = None
-    percent: int | None = None
-
-    def __post_init__(self) -> None:
-        if (self.instances is None) == (self.percent is None):
-            raise ValueError("StepSize: give exactly one of instances or percent")
-
-    def to_cfn(self) -> sagemaker.CfnEndpoint.CapacitySizeProperty:
-        if self.instances is not None:
-            return sagemaker.CfnEndpoint.CapacitySizeProperty(type="INSTANCE_COUNT", value=self.instances)
-        return sagemaker.CfnEndpoint.CapacitySizeProperty(type="CAPACITY_PERCENT", value=self.percent or 0)
-
-
-@dataclass(frozen=True, kw_only=True)
-class BlueGreenDeployment:
-    """Blue/green update: a new (green) fleet, traffic shifted ALL_AT_ONCE, by CANARY or LINEAR steps.
-
-    ``step_size`` is the canary (CANARY) or each step (LINEAR); none for ALL_AT_ONCE. The service's
-    ranges (wait 0-3600 s, termination wait 0-3600 s, timeout 600-28800 s) are checked by the platform
-    configuration before this construct sees them.
-    """
-
-    traffic_routing: Literal["ALL_AT_ONCE", "CANARY", "LINEAR"]
-    wait_interval_seconds: int
-    termination_wait_seconds: int
-    maximum_execution_timeout_seconds: int
-    step_size: StepSize | None = None
-
-    def __post_init__(self) -> None:
-        if (self.traffic_routing == "ALL_AT_ONCE") != (self.step_size is None):
-            raise ValueError("BlueGreenDeployment: step_size is required for CANARY and LINEAR and not allowed else")
-
-    @property
-    def bakes(self) -> bool:
-        return self.wait_interval_seconds > 0 or self.termination_wait_seconds > 0
-
-    def to_cfn(self) -> sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty:
-        return sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
-            traffic_routing_configuration=sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
-                type=self.traffic_routing,
-                wait_interval_in_seconds=self.wait_interval_seconds,
-                canary_size=self.step_size.to_cfn() if self.traffic_routing == "CANARY" and self.step_size else None,
-                linear_step_size=(
-                    self.step_size.to_cfn() if self.traffic_routing == "LINEAR" and self.step_size else None
-                ),
-            ),
-            termination_wait_in_seconds=self.termination_wait_seconds,
-            maximum_execution_timeout_in_seconds=self.maximum_execution_timeout_seconds,
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
-class RollingDeployment:
-    """Rolling update: the fleet is replaced in batches, each baked before the next.
-
-    ``rollback_maximum_batch_size``: default none, which brings the whole old fleet back at once.
-    """
-
-    maximum_batch_size: StepSize
-    wait_interval_seconds: int
-    maximum_execution_timeout_seconds: int
-    rollback_maximum_batch_size: StepSize | None = None
-
-    @property
-    def bakes(self) -> bool:
-        return self.wait_interval_seconds > 0
-
-    def to_cfn(self) -> sagemaker.CfnEndpoint.RollingUpdatePolicyProperty:
-        return sagemaker.CfnEndpoint.RollingUpdatePolicyProperty(
-            maximum_batch_size=self.maximum_batch_size.to_cfn(),
-            wait_interval_in_seconds=self.wait_interval_seconds,
-            maximum_execution_timeout_in_seconds=self.maximum_execution_timeout_seconds,
-            rollback_maximum_batch_size=(
-                self.rollback_maximum_batch_size.to_cfn() if self.rollback_maximum_batch_size else None
-            ),
-        )
-
-
-DeploymentPolicy = BlueGreenDeployment | RollingDeployment
-
-
-@dataclass(frozen=True, kw_only=True)
-class RollbackAlarmThresholds:
-    """When a deployment rolls back. ``None`` leaves that alarm out.
-
-    ``error_5xx_rate_percent``: server errors per invocation; ``p99_model_latency_ms``: the container's
-    p99 response time; ``error_4xx_rate_percent``: client errors (a new model rejecting old requests).
-    Each alarm goes to ALARM after ``evaluation_periods`` breaching periods of ``period_seconds``.
-    """
-
-    error_5xx_rate_percent: float | None = 1.0
-    p99_model_latency_ms: int | None = 1000
-    error_4xx_rate_percent: float | None = None
-    period_seconds: int = 60
-    evaluation_periods: int = 3
 
 
 class DeploymentGuardrails(Construct):
@@ -153,7 +54,7 @@ class DeploymentGuardrails(Construct):
         variant_name: str,
         endpoint_config_name: str,
         policy: DeploymentPolicy,
-        thresholds: RollbackAlarmThresholds,
+        thresholds: RollbackAlarms,
         alarm_topic: sns.ITopic,
     ) -> None:
         """
@@ -161,17 +62,15 @@ class DeploymentGuardrails(Construct):
         :param variant_name: the production variant the alarms watch.
         :param endpoint_config_name: the endpoint configuration being deployed (the new fleet), usually
             ``CfnEndpointConfig.attr_endpoint_config_name``.
-        :param policy: blue/green or rolling.
-        :param thresholds: which rollback alarms exist and when they fire.
+        :param policy: blue/green (all at once, canary, linear) or rolling.
+        :param thresholds: which rollback alarms exist and when they fire (``None`` thresholds: no such alarm).
         :param alarm_topic: notified when a rollback alarm changes to ALARM and back to OK.
         """
         super().__init__(scope, construct_id)
         self.policy = policy
-        dimensions = {
-            "EndpointName": endpoint_name,
-            "VariantName": variant_name,
-            "EndpointConfigName": endpoint_config_name,
-        }
+        new_fleet = VariantMetrics(
+            endpoint_name=endpoint_name, variant_name=variant_name, endpoint_config_name=endpoint_config_name
+        )
         period = Duration.seconds(thresholds.period_seconds)
         self.alarms: list[cloudwatch.Alarm] = []
         self._alarm_names: list[str] = []
@@ -184,7 +83,7 @@ class DeploymentGuardrails(Construct):
             self._add(
                 "Error5xxRate",
                 alarm_name=f"{endpoint_name}-rollback-5xx-rate",
-                metric=error_rate(dimensions, "Invocation5XXErrors", period),
+                metric=new_fleet.error_rate("Invocation5XXErrors", period=period),
                 threshold=thresholds.error_5xx_rate_percent,
                 description=(
                     f"Rollback guard: 5XX errors above {thresholds.error_5xx_rate_percent} % of the new fleet's "
@@ -197,13 +96,7 @@ class DeploymentGuardrails(Construct):
             self._add(
                 "ModelLatencyP99",
                 alarm_name=f"{endpoint_name}-rollback-p99-latency",
-                metric=cloudwatch.Metric(
-                    namespace=SAGEMAKER_NAMESPACE,
-                    metric_name="ModelLatency",  # microseconds
-                    dimensions_map=dimensions,
-                    statistic="p99",
-                    period=period,
-                ),
+                metric=new_fleet.invocation_metric("ModelLatency", "p99", period=period),  # microseconds
                 threshold=thresholds.p99_model_latency_ms * 1000,
                 description=(
                     f"Rollback guard: p99 ModelLatency of the new fleet above {thresholds.p99_model_latency_ms} ms "
@@ -216,7 +109,7 @@ class DeploymentGuardrails(Construct):
             self._add(
                 "Error4xxRate",
                 alarm_name=f"{endpoint_name}-rollback-4xx-rate",
-                metric=error_rate(dimensions, "Invocation4XXErrors", period),
+                metric=new_fleet.error_rate("Invocation4XXErrors", period=period),
                 threshold=thresholds.error_4xx_rate_percent,
                 description=(
                     f"Rollback guard: 4XX errors above {thresholds.error_4xx_rate_percent} % of the new fleet's "
@@ -227,13 +120,6 @@ class DeploymentGuardrails(Construct):
                 thresholds=thresholds,
                 topic=alarm_topic,
             )
-        if policy.bakes and not self.alarms:
-            raise ValueError(
-                f"{endpoint_name}: the deployment policy bakes but no rollback alarm is configured; "
-                "auto-rollback needs at least one CloudWatch alarm"
-            )
-        if len(self.alarms) > MAX_ROLLBACK_ALARMS:
-            raise ValueError(f"{endpoint_name}: at most {MAX_ROLLBACK_ALARMS} rollback alarms are allowed")
 
     def _add(
         self,
@@ -243,7 +129,7 @@ class DeploymentGuardrails(Construct):
         metric: cloudwatch.IMetric,
         threshold: float,
         description: str,
-        thresholds: RollbackAlarmThresholds,
+        thresholds: RollbackAlarms,
         topic: sns.ITopic,
     ) -> None:
         self._alarm_names.append(alarm_name)
@@ -272,12 +158,12 @@ class DeploymentGuardrails(Construct):
             if self.alarms
             else None
         )
-        if isinstance(self.policy, RollingDeployment):
+        if isinstance(self.policy, RollingPolicy):
             return sagemaker.CfnEndpoint.DeploymentConfigProperty(
-                rolling_update_policy=self.policy.to_cfn(), auto_rollback_configuration=rollback
+                rolling_update_policy=_rolling(self.policy), auto_rollback_configuration=rollback
             )
         return sagemaker.CfnEndpoint.DeploymentConfigProperty(
-            blue_green_update_policy=self.policy.to_cfn(), auto_rollback_configuration=rollback
+            blue_green_update_policy=_blue_green(self.policy), auto_rollback_configuration=rollback
         )
 
     @property
@@ -286,26 +172,35 @@ class DeploymentGuardrails(Construct):
         return list(self._alarm_names)
 
 
-def error_rate(dimensions: dict[str, str], error_metric: str, period: Duration) -> cloudwatch.MathExpression:
-    """Errors as a percentage of invocations; 0 when there were no invocations."""
-    return cloudwatch.MathExpression(
-        expression="IF(invocations > 0, 100 * errors / invocations, 0)",
-        using_metrics={
-            "errors": cloudwatch.Metric(
-                namespace=SAGEMAKER_NAMESPACE,
-                metric_name=error_metric,
-                dimensions_map=dimensions,
-                statistic="Sum",
-                period=period,
-            ),
-            "invocations": cloudwatch.Metric(
-                namespace=SAGEMAKER_NAMESPACE,
-                metric_name="Invocations",
-                dimensions_map=dimensions,
-                statistic="Sum",
-                period=period,
-            ),
-        },
-        label=f"{error_metric} rate (%)",
-        period=period,
+def _capacity(size: CapacitySize) -> sagemaker.CfnEndpoint.CapacitySizeProperty:
+    if size.instances is not None:
+        return sagemaker.CfnEndpoint.CapacitySizeProperty(type="INSTANCE_COUNT", value=size.instances)
+    return sagemaker.CfnEndpoint.CapacitySizeProperty(type="CAPACITY_PERCENT", value=size.percent or 0)
+
+
+def _blue_green(policy: DeploymentPolicy) -> sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty:
+    """All at once, canary or linear traffic shifting to a new (green) fleet."""
+    assert not isinstance(policy, RollingPolicy)
+    routing = {"all_at_once": "ALL_AT_ONCE", "canary": "CANARY", "linear": "LINEAR"}[policy.type]
+    return sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
+        traffic_routing_configuration=sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+            type=routing,
+            wait_interval_in_seconds=policy.wait_interval_seconds,
+            canary_size=_capacity(policy.canary_size) if isinstance(policy, CanaryPolicy) else None,
+            linear_step_size=_capacity(policy.linear_step_size) if isinstance(policy, LinearPolicy) else None,
+        ),
+        termination_wait_in_seconds=policy.termination_wait_seconds,
+        maximum_execution_timeout_in_seconds=policy.maximum_execution_timeout_seconds,
+    )
+
+
+def _rolling(policy: RollingPolicy) -> sagemaker.CfnEndpoint.RollingUpdatePolicyProperty:
+    """The fleet replaced in place, batch by batch, each baked before the next."""
+    return sagemaker.CfnEndpoint.RollingUpdatePolicyProperty(
+        maximum_batch_size=_capacity(policy.maximum_batch_size),
+        wait_interval_in_seconds=policy.wait_interval_seconds,
+        maximum_execution_timeout_in_seconds=policy.maximum_execution_timeout_seconds,
+        rollback_maximum_batch_size=(
+            _capacity(policy.rollback_maximum_batch_size) if policy.rollback_maximum_batch_size else None
+        ),
     )
