@@ -11,6 +11,7 @@ from ml_platform.core.config import MIN_LOG_RETENTION_DAYS, FrozenModel, check_l
 from ml_platform.inference.config import InferenceConfig
 from ml_platform.lake.config import DataLakeConfig
 from ml_platform.network.config import NetworkConfig, check_environment
+from ml_platform.security.config import SecurityConfig
 from ml_platform.streaming.config import StreamingConfig
 
 Stage = Literal["dev", "staging", "prod"]
@@ -19,7 +20,6 @@ Stage = Literal["dev", "staging", "prod"]
 _REGION = re.compile(
     r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso[bef]?)?-(north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9]$"
 )
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TAG_VALUE = re.compile(r"^[A-Za-z0-9_ .:/=+\-@]{1,256}$")
 
 # Stage-driven defaults. Each is behaviour a user can override per environment where a field exists.
@@ -32,24 +32,6 @@ class TagsConfig(FrozenModel):
     project: str = Field(default="ml-platform", pattern=_TAG_VALUE.pattern)
     owner: str = Field(pattern=_TAG_VALUE.pattern, description="Team or person accountable for the environment.")
     cost_center: str = Field(pattern=_TAG_VALUE.pattern, description="Finance cost centre the bill goes to.")
-
-
-class SecurityConfig(FrozenModel):
-    """KMS keys and the alarm topic."""
-
-    alarm_emails: tuple[str, ...] = Field(
-        default=(), description="E-mail addresses subscribed to the alarm topic. Default: none."
-    )
-
-    @field_validator("alarm_emails")
-    @classmethod
-    def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for email in value:
-            if not _EMAIL.match(email):
-                raise ValueError(f"{email!r} is not an e-mail address")
-        if len(set(value)) != len(value):
-            raise ValueError("e-mail addresses must be unique")
-        return value
 
 
 class EnvironmentConfig(FrozenModel):

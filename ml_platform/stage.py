@@ -13,8 +13,7 @@ from ml_platform.monitoring.stack import MonitoredComponent, MonitoringStack
 from ml_platform.network.stack import NetworkStack
 from ml_platform.security.stack import SecurityStack
 from ml_platform.shared.guards import StatefulResourceGuard
-from ml_platform.streaming.ingestion_stack import IngestionStack
-from ml_platform.streaming.stream_stack import StreamStack
+from ml_platform.streaming.stacks import IngestionStack, StreamStack
 
 
 def stack_ids(config: EnvironmentConfig) -> list[str]:
@@ -26,7 +25,11 @@ def stack_ids(config: EnvironmentConfig) -> list[str]:
 
 
 class PlatformStage(cdk.Stage):
-    """Every stack of one environment. Stack ids are a stable contract (``<env>/<StackId>``)."""
+    """Every stack of one environment. Stack ids are a stable contract (``<env>/<StackId>``).
+
+    The only place that wires components together: each stack takes the resources it uses (keys, buckets,
+    network, topic), never another stack, so a component depends on no other component's code.
+    """
 
     def __init__(self, scope: Construct, config: EnvironmentConfig) -> None:
         super().__init__(scope, config.name, env=cdk.Environment(account=config.account, region=config.region))
@@ -42,14 +45,21 @@ class PlatformStage(cdk.Stage):
             ml_key=self.security.ml_key,
             **common,
         )
-        self.stream = StreamStack(self, "Stream", security=self.security, **common)
+        self.stream = StreamStack(self, "Stream", encryption_key=self.security.streaming_key, **common)
         self.ingestion = IngestionStack(
             self,
             "Ingestion",
-            security=self.security,
-            network=self.network,
-            data_lake=self.data_lake,
-            stream=self.stream,
+            source_stream=self.stream.stream,
+            source_key=self.security.streaming_key,
+            vpc=self.network.vpc,
+            subnets=self.network.isolated_subnets,
+            security_group=self.network.workload_security_group,
+            raw_bucket=self.data_lake.raw_bucket,
+            lake_key=self.security.data_lake_key,
+            raw_table=self.data_lake.raw_table,
+            catalog_key=self.data_lake.catalog_key,
+            logs_key=self.security.logs_key,
+            alarm_topic=self.security.alarm_topic,
             **common,
         )
         # One stack per endpoint stack group; the default group's stack is `Inference` (None without one).
@@ -75,9 +85,15 @@ class PlatformStage(cdk.Stage):
         self.inference: InferenceStack | None = next(
             (stack for stack in self.inference_stacks if stack.node.id == "Inference"), None
         )
-        monitored: list[MonitoredComponent] = [self.ingestion, *self.inference_stacks]
+        monitored: list[MonitoredComponent] = [self.ingestion, *self.inference_stacks, self.data_lake]
         self.monitoring = MonitoringStack(
-            self, "Monitoring", security=self.security, data_lake=self.data_lake, components=monitored, **common
+            self,
+            "Monitoring",
+            components=monitored,
+            alarm_topic=self.security.alarm_topic,
+            alarms_key=self.security.alarms_key,
+            glue_crawler_names=self.data_lake.crawler_names,
+            **common,
         )
 
         for key, value in config.resource_tags.items():

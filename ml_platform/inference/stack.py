@@ -16,9 +16,9 @@ from constructs import Construct
 from ml_platform.core.instances import InstanceType
 from ml_platform.inference.config import DEFAULT_STACK_GROUP, InferenceEndpoint
 from ml_platform.inference.endpoint import AsyncNotifications, SageMakerEndpoint
-from ml_platform.monitoring.constructs import DashboardSection, graph
 from ml_platform.shared.alarms import notifying_alarm
 from ml_platform.shared.compliance import acknowledge
+from ml_platform.shared.dashboard import DashboardSection, graph
 from ml_platform.shared.dead_letter_queue import DEAD_LETTER_QUEUE_REDRIVE
 from ml_platform.shared.stack import PlatformStack
 

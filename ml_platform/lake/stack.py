@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -25,6 +26,7 @@ from ml_platform.lake.config import (
     glue_database_name,
 )
 from ml_platform.shared.compliance import acknowledge, acknowledge_resource_wildcards
+from ml_platform.shared.dashboard import DashboardSection
 from ml_platform.shared.encrypted_bucket import (
     AccessLogBucket,
     EncryptedBucket,
@@ -252,6 +254,41 @@ class DataLakeStack(PlatformStack):
         self.query_role: iam.Role | None = None
         if lake.athena.query_role_principals:
             self.query_role = self._query_role(lake.athena.query_role_principals)
+
+    # ------------------------------------------------------------------ monitoring contributions
+    @property
+    def critical_alarms(self) -> list[cloudwatch.IAlarm]:
+        """None: a failed crawler run is forwarded as an event (``crawler_names``), not an alarm."""
+        return []
+
+    @property
+    def crawler_names(self) -> list[str]:
+        """The Glue crawlers whose failed runs the monitoring component forwards to the alarm topic."""
+        return [self.curated_crawler.crawler.ref] if self.curated_crawler is not None else []
+
+    def dashboard_section(self) -> DashboardSection | None:
+        """The curated crawler's runs and failures, from its log group; None without a crawler."""
+        if self.curated_crawler is None:
+            return None
+        return DashboardSection(
+            title="Catalog",
+            rows=[
+                [
+                    cloudwatch.LogQueryWidget(
+                        title="Curated crawler runs and failures",
+                        log_group_names=[self.curated_crawler.log_group.log_group_name],
+                        query_lines=[
+                            "fields @timestamp, @message",
+                            "filter @message like /(Crawler has finished|ERROR|Failed)/",
+                            "sort @timestamp desc",
+                            "limit 50",
+                        ],
+                        width=24,
+                        height=6,
+                    )
+                ]
+            ],
+        )
 
     def _query_role(self, principals: Sequence[str]) -> iam.Role:
         """A role the configured principals assume to query the raw and curated tables in the workgroup."""

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
@@ -14,20 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ml_platform.shared.alarm_topic import AlarmTopicTarget
-
-
-@dataclass(frozen=True)
-class DashboardSection:
-    """A titled group of widget rows that one component contributes to the dashboard."""
-
-    title: str
-    rows: Sequence[Sequence[cloudwatch.IWidget]] = field(default_factory=list)
-
-
-def graph(
-    title: str, metrics: Sequence[cloudwatch.IMetric], *, width: int = 8, right: Sequence[cloudwatch.IMetric] = ()
-) -> cloudwatch.GraphWidget:
-    return cloudwatch.GraphWidget(title=title, left=list(metrics), right=list(right), width=width, height=6)
+from ml_platform.shared.dashboard import DashboardSection
 
 
 class PlatformDashboard(Construct):
