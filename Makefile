@@ -1,7 +1,7 @@
 # The project's commands. Each target installs what it needs (idempotently) before it runs.
 #   make synth [ENV=prod]   synthesize every environment (or one) offline, run every compliance pack, print a summary
 #   make test               the whole test suite (what CI runs)
-#   make lint               ruff check + format check
+#   make lint               ruff check + format check + the import contracts (docs/architecture.md)
 #   make snapshot-update    re-record template snapshots (review the diff before committing!)
 #   make deploy-local       deploy the dev environment into a local moto server and report what it created
 #   make flows              every runtime request the platform needs or must refuse, as AWS authorizes it (offline)
@@ -65,6 +65,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff check --fix .
