@@ -7,7 +7,7 @@
 #   make flows              every runtime request the platform needs or must refuse, as AWS authorizes it (offline)
 #   make alarms             the alarm catalogue of every environment, from the synthesized templates
 #   make cost               monthly idle cost per environment and resource kind
-#   make docs               regenerate the README's generated blocks (architecture, alarms, data contract)
+#   make docs               regenerate the generated blocks in README.md and docs/ (diagram, alarms, data contract, acks)
 #   make bench              synth vs an empty app, scale to 20 endpoints, template headroom (10-20 min, not in make test)
 
 SHELL := /bin/bash
@@ -91,9 +91,9 @@ cost: install cdk.out/manifest.json
 
 docs: install cdk.out/manifest.json
 	$(PY) -m scripts.architecture cdk.out --environment prod --write README.md
-	$(PY) -m scripts.alarm_catalogue cdk.out --write README.md
+	$(PY) -m scripts.alarm_catalogue cdk.out --write docs/operations.md
 	$(PY) -m scripts.render_data_contract --write
-	CDK_OUTDIR=$$(mktemp -d) $(PY) -m scripts.acknowledgments --write README.md
+	CDK_OUTDIR=$$(mktemp -d) $(PY) -m scripts.acknowledgments --write docs/compliance.md
 
 # No AWS account: `cdk bootstrap` + `cdk deploy 'dev/*'` into moto on localhost (tests/local_deploy/harness.py).
 deploy-local: install

@@ -4,7 +4,7 @@ Each entry is plain data validated into an :class:`EnvironmentConfig`; a mistake
 line naming the environment, the field, the bad value and the rule. Order matters: it is the promotion
 order (dev → staging → prod) used by the delivery pipeline.
 
-To add an environment, append a mapping here (see the README's "Adding an environment").
+To add an environment, append a mapping here (see docs/configuration.md, "Adding an environment").
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ ENVIRONMENTS: tuple[Mapping[str, Any], ...] = (
 )
 
 
-# The delivery pipeline (ml_platform/delivery/config.py, README "Delivery"). None: no pipeline stack. When set,
+# The delivery pipeline (ml_platform/delivery/config.py, docs/delivery.md). None: no pipeline stack. When set,
 # every environment above must declare its `account` (the pipeline deploys each into its own account). E.g.:
 #
 # PIPELINE = {

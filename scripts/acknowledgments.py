@@ -1,10 +1,10 @@
-"""Every compliance acknowledgment in the app, with its reason: the README's acknowledgment table.
+"""Every compliance acknowledgment in the app, with its reason: the acknowledgment table of docs/compliance.md.
 
-    .venv/bin/python -m scripts.acknowledgments [--write README.md]
+    .venv/bin/python -m scripts.acknowledgments [--write [docs/compliance.md]]
 
 Acknowledgments are recorded by ``Validations.of(construct).acknowledge`` as construct metadata
 (``aws:cdk:acknowledged-rules``); this reads them from the construct tree of every declared environment,
-so the table lists exactly what the code acknowledges. A test fails when the README's copy differs.
+so the table lists exactly what the code acknowledges. A test fails when the documented copy differs.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 from scripts.readme_blocks import replace_block  # noqa: E402
 
 BLOCK = "acknowledgments"
+DOCUMENT = "docs/compliance.md"  # the page whose acknowledgments block `--write` replaces by default
 METADATA_TYPE = "aws:cdk:acknowledged-rules"
 
 
@@ -72,7 +73,9 @@ def build_app() -> object:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", help="README file whose acknowledgments block is replaced")
+    parser.add_argument(
+        "--write", nargs="?", const=DOCUMENT, help=f"file whose acknowledgments block is replaced ({DOCUMENT})"
+    )
     args = parser.parse_args(argv)
     app = build_app()
     app.synth()  # type: ignore[attr-defined]  # validations acknowledge some findings only at synth time

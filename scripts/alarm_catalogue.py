@@ -1,6 +1,6 @@
 """The alarm catalogue: every CloudWatch alarm of every environment, read from the synthesized templates.
 
-    .venv/bin/python -m scripts.alarm_catalogue [cdk.out] [--markdown] [--environment dev]
+    .venv/bin/python -m scripts.alarm_catalogue [cdk.out] [--environment dev] [--write [docs/operations.md]]
 
 Each alarm's metric, statistic, threshold, periods, missing-data treatment and actions come from the
 template, so the catalogue cannot drift from what deploys. Actions are resolved across stacks
@@ -19,6 +19,7 @@ from scripts.assembly import StackTemplate, read_assembly
 from scripts.readme_blocks import replace_block
 
 BLOCK = "alarms"
+DOCUMENT = "docs/operations.md"  # the page whose alarms block `--write` replaces by default
 
 OPERATORS = {
     "GreaterThanThreshold": ">",
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("outdir", nargs="?", default="cdk.out")
     parser.add_argument("--environment")
-    parser.add_argument("--write", help="README file whose alarms block is replaced")
+    parser.add_argument("--write", nargs="?", const=DOCUMENT, help=f"file whose alarms block is replaced ({DOCUMENT})")
     args = parser.parse_args(argv)
     stacks = read_assembly(args.outdir)
     entries = [e for e in catalogue(stacks) if not args.environment or e.environment == args.environment]

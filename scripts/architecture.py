@@ -1,6 +1,6 @@
 """Regenerate the README's architecture diagram (Mermaid) from the synthesized app.
 
-    .venv/bin/python -m scripts.architecture [cdk.out] [--environment prod] [--write README.md]
+    .venv/bin/python -m scripts.architecture [cdk.out] [--environment prod] [--write [README.md]]
 
 Stacks become subgraphs, their main resources nodes, and references between main resources (``Ref``,
 ``Fn::GetAtt``, ``Fn::ImportValue`` across stacks) the data-flow edges, so the picture cannot drift
@@ -50,6 +50,7 @@ SINK_TYPES = frozenset({"AWS::S3::Bucket", "AWS::SNS::Topic"})
 # Drawn as nodes, but their references are display wiring, not data flow.
 NO_EDGES = frozenset({"AWS::CloudWatch::Dashboard"})
 BLOCK = "architecture"
+DOCUMENT = "README.md"  # the file whose architecture block `--write` replaces by default
 
 
 def _refs(value: Any) -> Iterator[tuple[str, str]]:
@@ -153,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("outdir", nargs="?", default="cdk.out")
     parser.add_argument("--environment", default="prod")
-    parser.add_argument("--write", help="README file whose architecture block is replaced")
+    parser.add_argument(
+        "--write", nargs="?", const=DOCUMENT, help=f"file whose architecture block is replaced ({DOCUMENT})"
+    )
     args = parser.parse_args(argv)
     block = diagram(read_assembly(args.outdir), args.environment)
     if args.write:

@@ -1,6 +1,6 @@
 """Monthly idle cost of what the platform provisions, from the price table ``scripts/prices.json``.
 
-Pure functions without the CDK: they take counts (for planning, the README's table) or the synthesized
+Pure functions without the CDK: they take counts (for planning, the table of docs/network.md) or the synthesized
 templates (for ``make synth``'s summary), so the figure printed is the figure of what would deploy.
 
 Interface endpoints (AWS PrivateLink) are billed per endpoint, per Availability Zone it has a network

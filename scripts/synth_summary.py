@@ -62,7 +62,8 @@ def control_tower_line(outdir: Path) -> str:
             acknowledged = len(plugin.get("suppressedViolations", []))
             return (
                 f"Control Tower proactive controls (cdk-validator-cfnguard): {len(plugin.get('violations', []))} "
-                f"unacknowledged, {acknowledged} acknowledged ({plugin.get('conclusion')}; each reason in the README)"
+                f"unacknowledged, {acknowledged} acknowledged ({plugin.get('conclusion')}; "
+                "each reason in docs/compliance.md)"
             )
     return "Control Tower proactive controls: not in the validation report"
 

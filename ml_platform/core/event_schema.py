@@ -1,7 +1,7 @@
-"""The ingest event contract: declared once, consumed by Glue, the Firehose transform and the README.
+"""The ingest event contract: declared once, consumed by Glue, the Firehose transform and docs/lake.md.
 
 Change a column here and the raw Glue table, the Parquet conversion schema, the transform Lambda's
-validation rules and the README's data contract table all change with it (tests pin each of them to
+validation rules and the data contract table of docs/lake.md all change with it (tests pin each of them to
 this declaration).
 """
 

@@ -1,5 +1,5 @@
 """Where the ingest delivery stream writes in the raw bucket: one definition for the CDK construct,
-the local pipeline test and the README.
+the local pipeline test and the documentation (docs/lake.md, docs/streaming.md).
 
 Firehose expands ``!{...}`` namespaces at delivery time:
 

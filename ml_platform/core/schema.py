@@ -6,7 +6,7 @@ One ``EventSchema`` value drives three consumers, so they cannot drift apart:
   and :meth:`EventSchema.projection_parameters`;
 * the Firehose transform Lambda's validation rules via :meth:`EventSchema.validation_rules`, which the
   streaming construct hands to the function as JSON in an environment variable;
-* the README's data contract table via :meth:`EventSchema.markdown_table`.
+* the data contract table of docs/lake.md via :meth:`EventSchema.markdown_table`.
 
 The concrete ingest schema the platform ships is declared in ``ml_platform.core.event_schema``.
 """
@@ -179,7 +179,7 @@ class EventSchema(BaseModel):
         return json.dumps(self.validation_rules(), separators=(",", ":"), sort_keys=True)
 
     def markdown_table(self) -> str:
-        """The data contract as a Markdown table for the README."""
+        """The data contract as a Markdown table for docs/lake.md."""
         rows = ["| column | type | required | stored as | description |", "|---|---|---|---|---|"]
         partition_keys = set(self.partition_keys)
         for c in self.columns:

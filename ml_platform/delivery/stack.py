@@ -294,7 +294,7 @@ class PipelineStack(cdk.Stack):
         )
 
     def _acknowledge_generated(self) -> None:
-        """Findings on what CDK Pipelines generates and this stack cannot change (also in the README).
+        """Findings on what CDK Pipelines generates and this stack cannot change (also in docs/delivery.md).
 
         Acknowledged per resource with the exact finding id. The IAM5 wildcard findings are computed from
         the synthesized policy documents (a construct validation, after CDK Pipelines has added every

@@ -87,7 +87,7 @@ def test_control_ids_name_the_rules_the_plugin_reports(report):
 
 
 def test_cross_stack_references_are_weak(platform):
-    # The decision recorded in the README (cdk.json "@aws-cdk/core:defaultCrossStackReferences": "weak"): every
+    # The decision recorded in docs/compliance.md (cdk.json "@aws-cdk/core:defaultCrossStackReferences": "weak"): every
     # cross-stack reference is Fn::GetStackOutput, no stack exports a value for Fn::ImportValue
     for stack in platform.stacks:
         text = json.dumps(stack.template)

@@ -427,7 +427,7 @@ def _iam_role(ctx: Context, props: dict[str, Any], physical: str, checks: Checks
         _principal_services(props.get("AssumeRolePolicyDocument", {})) or None,
         _principal_services(role["AssumeRolePolicyDocument"]),
     )
-    # Not compared: ManagedPolicyArns (moto's CloudFormation does not attach them; README, "not proven").
+    # Not compared: ManagedPolicyArns (moto's CloudFormation does not attach them; docs/operations.md, "not proven").
 
 
 def _iam_managed_policy(ctx: Context, props: dict[str, Any], physical: str, checks: Checks) -> None:

@@ -2,7 +2,7 @@
 """moto's server (moto[server] from requirements-dev.txt) with fixes for emulator bugs that stop a real
 `cdk deploy` of this app. Used by tests/local_deploy/harness.py; not a general-purpose tool.
 
-Each fix makes moto do what AWS documents, never more; the README ("Local deploy smoke") lists them:
+Each fix makes moto do what AWS documents, never more; docs/operations.md ("Local deploy") lists them:
 
 * AWS::KMS::Key ``Tags``: moto passes CloudFormation's ``[{Key, Value}]`` to its KMS tagger, which expects
   the KMS API's ``[{TagKey, TagValue}]``, and fails with ``KeyError: 'TagKey'`` (every tagged key).

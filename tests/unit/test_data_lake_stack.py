@@ -555,10 +555,10 @@ def test_stack_exposes_buckets_key_and_table_refs(platform):
 
 
 # --------------------------------------------------------------------------------------- data contract
-def test_readme_data_contract_equals_the_schema():
-    readme = (ROOT / "README.md").read_text()
-    assert render_data_contract.readme_table(readme) == INGEST_EVENT_SCHEMA.markdown_table(), (
-        "README data contract is stale: run `make docs`"
+def test_documented_data_contract_equals_the_schema():
+    text = (ROOT / "docs" / "lake.md").read_text()
+    assert render_data_contract.documented_table(text) == INGEST_EVENT_SCHEMA.markdown_table(), (
+        "the data contract in docs/lake.md is stale: run `make docs`"
     )
 
 

@@ -131,16 +131,13 @@ def test_summary_and_cost_tools_do_not_start_the_cdk():
         assert "aws_cdk" not in (ROOT / module).read_text(), module
 
 
-def _readme_network_section() -> str:
-    text = (ROOT / "README.md").read_text()
-    start = text.index("\n## Network\n")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end > 0 else None]
+def _network_page() -> str:
+    return (ROOT / "docs" / "network.md").read_text()
 
 
-def test_readme_cost_table_matches_the_computed_figures():
-    # Given the cost table in the README's Network section, Then each row is endpoints × AZs × 730 h × price
-    text = _readme_network_section()
+def test_documented_cost_table_matches_the_computed_figures():
+    # Given the cost table of docs/network.md, Then each row is endpoints × AZs × 730 h × price
+    text = _network_page()
     rows = re.findall(r"^\| ([^|]+?) \| (\d+) \| (\d+) \| \$([\d,.]+) \|$", text, flags=re.MULTILINE)
     assert len(rows) >= 6, rows
     prices = load_prices()["prices"]
@@ -149,10 +146,10 @@ def test_readme_cost_table_matches_the_computed_figures():
         assert float(figure.replace(",", "")) == pytest.approx(expected, abs=0.005), label
 
 
-def test_readme_catalogue_lists_every_endpoint_with_its_service_and_components():
+def test_documented_catalogue_lists_every_endpoint_with_its_service_and_components():
     from ml_platform.network.config import COMPONENT_ENDPOINTS, INTERFACE_ENDPOINT_CATALOGUE
 
-    text = _readme_network_section()
+    text = _network_page()
     for name, spec in INTERFACE_ENDPOINT_CATALOGUE.items():
         required = ", ".join(c for c, needs in COMPONENT_ENDPOINTS.items() if name in needs.required) or "—"
         recommended = ", ".join(c for c, needs in COMPONENT_ENDPOINTS.items() if name in needs.recommended) or "—"
