@@ -42,7 +42,7 @@ BASE_ENVIRONMENT = "dev"
 # The heaviest endpoint the configuration allows, feature-wise: GPU instances (GPU alarm), a linear policy with all
 # three rollback alarms, autoscaling, asynchronous inference with success and error topics, data capture, Model
 # Monitor, the zero-invocation alarm, long names and a ~1 KB container environment. MAX_ENDPOINTS_PER_STACK_GROUP
-# is derived from its template cost (ml_platform/inference/config.py).
+# is derived from its template cost (ml_platform/inference/config/).
 HEAVIEST_ENDPOINT: dict[str, Any] = {
     "name": "heavy",
     "image_uri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/a-rather-long-repository-name-for-models"

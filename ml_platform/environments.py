@@ -22,7 +22,7 @@ from ml_platform.lake.config import catalog_encryption_owner_problems
 _DEV_ACCOUNT = "111111111111"
 _PROD_ACCOUNT = "222222222222"
 
-# SageMaker endpoints (ml_platform/inference/config.py, docs/inference.md). Images come from the environment's own
+# SageMaker endpoints (ml_platform/inference/config/, docs/inference.md). Images come from the environment's own
 # ECR repositories; model data is a key in the environment's models bucket (<model>/<version>/...). Ship a new
 # model version by changing the image tag and/or model_data_key: the endpoint updates through its deployment
 # guardrail.

@@ -49,7 +49,7 @@ CLI_ENVIRONMENT = {
     "CDK_DISABLE_CLI_TELEMETRY": "true",
 }
 SYNTH_COMMANDS = ("make test", "npx cdk synth")
-# The validation step needs only boto3 and pydantic (platform_config), at the project's pins.
+# The validation step needs only boto3 and pydantic (the environments' config), at the project's pins.
 VALIDATION_MODULE = "ml_platform.delivery.validate_deployment"
 VALIDATION_INSTALL = "python3 -m pip install --quiet $(grep -E '^(boto3|pydantic)==' requirements.txt)"
 

@@ -6,7 +6,7 @@ CloudFormation updates the endpoint through the guardrail), rollback alarms the 
 autoscaling that an update does not reset, operational alarms and deployment events to the
 alarm topic, data capture and an optional data-quality monitor.
 
-The endpoint takes its validated configuration (``InferenceEndpoint``, ml_platform/inference/config.py) as it
+The endpoint takes its validated configuration (``InferenceEndpoint``, ml_platform/inference/config/) as it
 is; what the configuration cannot know (names, buckets, keys, network, topics) comes as resources. The parts
 (role.py, autoscaling.py, alarms.py, events.py, monitor.py) build into this construct's scope, so every resource
 keeps the construct path and logical id it had before the endpoint was split into parts.

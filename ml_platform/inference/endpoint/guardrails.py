@@ -5,7 +5,7 @@ ALARM during a bake period ("CloudWatch alarms are a prerequisite for using baki
 deployment guardrails", SageMaker developer guide, Auto-Rollback Configuration and Monitoring). This
 construct therefore creates the alarms itself and references them by ``Ref`` so the names always
 resolve to alarms in the same template. The policy and thresholds are the validated configuration types
-(ml_platform/inference/config.py), which check the service's ranges and rules.
+(ml_platform/inference/config/), which check the service's ranges and rules.
 """
 
 from __future__ import annotations
