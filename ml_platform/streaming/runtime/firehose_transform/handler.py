@@ -5,7 +5,7 @@ For every record of the batch Firehose hands over, the function returns exactly 
 * ``Ok``: the record is valid against the event contract; ``data`` is the normalized JSON line (snake_case column
   names, unknown fields dropped, timestamps as UTC ``YYYY-MM-DD HH:MM:SS.mmm``) and ``metadata.partitionKeys`` holds
   ``year``/``month``/``day`` of the event time (plus the event type when the schema partitions by it), which the
-  delivery stream's dynamic partitioning expands in ``platform_constructs.firehose_layout.data_prefix``;
+  delivery stream's dynamic partitioning expands in ``ml_platform.core.firehose_layout.data_prefix``;
 * ``ProcessingFailed``: anything else (not base64, not UTF-8, not JSON, not an object, contract violation). ``data``
   is the original base64 string, so Firehose writes the producer's exact bytes under the ``processing-failed`` error
   prefix where they can be inspected and replayed. The reason is logged (record id + reason, never the payload) and

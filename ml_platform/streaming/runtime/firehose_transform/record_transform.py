@@ -1,12 +1,14 @@
 """Pure, dependency-free core of the Firehose transform: schema rules in, one record's bytes in, normalized bytes out.
 
-The rules are the JSON that ``platform_constructs.schema.EventSchema.validation_rules_json()`` produces; the CDK
+The rules are the JSON that ``ml_platform.core.schema.EventSchema.validation_rules_json()`` produces; the CDK
 construct passes it to the function in the ``EVENT_SCHEMA`` environment variable. Everything that depends on the
 rules (column order, per-column checkers, the partition-key plan) is compiled once in :class:`RecordTransformer`, so
 the per-record path is a dict lookup and a handful of ``type(...) is`` checks per column.
 
 This module deliberately has no Powertools import: ``handler.py`` owns the Lambda plumbing (event/response data
 classes, logging, metrics) and this module owns the data contract, which keeps it fast and trivially unit-testable.
+It is one module of ~560 lines on purpose: the rule compiler and the per-record path share private helpers that are
+tuned together, and every extra module would be one more top-level import in the Lambda asset.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ __all__ = [
     "normalize_field_name",
 ]
 
-# Must match platform_constructs.schema.DATE_PARTITION_KEYS (a test pins them together); duplicated because the
+# Must match ml_platform.core.schema.DATE_PARTITION_KEYS (a test pins them together); duplicated because the
 # Lambda asset cannot import the CDK app's packages.
 DATE_PARTITION_KEYS: tuple[str, ...] = ("year", "month", "day")
 COLUMN_TYPES: frozenset[str] = frozenset({"string", "int", "bigint", "double", "boolean", "timestamp"})
