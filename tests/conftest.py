@@ -67,7 +67,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynthesizedPl
     environments = load_environments()
     # Exactly like app.py, except that the Control Tower plugin (cfn-guard) does not run in this synth: one run
     # over every environment takes about 12 s and is memory-bound, so the two workers' runs together would take
-    # about 45 s. tests/compliance/test_control_tower.py runs it once over these templates, with the same
+    # about 45 s. tests/gates/test_control_tower.py runs it once over these templates, with the same
     # acknowledgments (they are recorded either way), and checks that it matches a registered synth.
     stages = build_platform(app, environments, control_tower=False)
     app.synth()  # the cdk-nag packs run here and raise on any unacknowledged finding

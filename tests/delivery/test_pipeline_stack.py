@@ -307,7 +307,7 @@ def test_compliance_packs_report_nothing_with_the_pipeline(delivery_findings, pa
 
 def test_control_tower_reports_nothing_on_the_pipeline_templates(delivery):
     # Given the pipeline stack and its cross-region support stack (the environment stages it deploys are the
-    # declared app's, checked in tests/compliance/test_control_tower.py)
+    # declared app's, checked in tests/gates/test_control_tower.py)
     stacks = (delivery.stack, *delivery.stack.support_stacks)
     templates = [delivery.outdir / f"{stack.artifact_id}.template.json" for stack in stacks]
     # When the Control Tower plugin reads them, Then nothing is left beside the acknowledged log targets

@@ -1,6 +1,6 @@
 """One JSON snapshot per stack per environment, asset hashes masked.
 
-An intended change: `make snapshot-update`, then review `git diff tests/snapshots` like code.
+An intended change: `make snapshot-update`, then review `git diff tests/gates/__snapshots__` like code.
 """
 
 from __future__ import annotations

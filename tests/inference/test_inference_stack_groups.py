@@ -102,7 +102,7 @@ def grouped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackTemplate
     """The dev environment plus groups `typical` (2 copies of its endpoint), `heavy` (1 heaviest endpoint) and
     `heavy-pair` (2), synthesized in an isolated app with every cdk-nag pack (synth fails on a finding). The
     Control Tower plugin is left out (about 20 s on these templates): the groups' stacks hold the same resource
-    types as the Inference stack it checks in tests/compliance/test_control_tower.py."""
+    types as the Inference stack it checks in tests/gates/test_control_tower.py."""
     outdir = tmp_path_factory.mktemp("grouped")
     (config,) = load_environments([per_endpoint_environment()])
     app = new_app(outdir)
@@ -150,7 +150,7 @@ def test_the_default_group_stack_is_identical_to_the_declared_dev_inference_stac
 
 def test_group_stacks_hold_only_resource_types_the_control_tower_gate_checks_in_the_app(grouped, platform):
     # The grouped synth leaves the Control Tower plugin out: its stacks must not bring a resource type that the
-    # declared app (checked in tests/compliance/test_control_tower.py) does not have
+    # declared app (checked in tests/gates/test_control_tower.py) does not have
     checked = {r["Type"] for stack in platform.stacks for r in stack.resources.values()}
     grouped_types = {r["Type"] for stack in grouped.values() for r in stack.resources.values()}
     assert grouped_types <= checked, grouped_types - checked
