@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
 
 from ml_platform.core.errors import ConfigError
-from ml_platform.environments import ENVIRONMENTS, load_environments, select_environments
+from ml_platform.environments import load_environments, select_environments
+from tests.conftest import declared_environment
 
 
 def _env(**overrides: Any) -> dict[str, Any]:
-    data = copy.deepcopy(dict(ENVIRONMENTS[0]))
-    data.update(overrides)
-    return data
+    return declared_environment("dev", **overrides)
 
 
 def test_declared_environments_include_dev_and_prod():

@@ -14,15 +14,8 @@ from ml_platform.core.errors import ConfigError
 from ml_platform.delivery.config import load_pipeline, lookup_role_arn, select_pipeline
 from ml_platform.environments import ENVIRONMENTS, PIPELINE, load_environments
 from tests.conftest import ROOT, declared_in_accounts
-
-CONNECTION = "arn:aws:codeconnections:eu-west-1:111111111111:connection/12345678-abcd-4321-dcba-1234567890ab"
-VALID: dict[str, Any] = {
-    "connection_arn": CONNECTION,
-    "repository": "my-org/ml-platform",
-    "account": "111111111111",
-    "region": "eu-west-1",
-    "tags": {"owner": "ml-platform-team", "cost_center": "cc-1234"},
-}
+from tests.delivery.conftest import CONNECTION
+from tests.delivery.conftest import VALID_PIPELINE as VALID
 
 
 def _environments(with_accounts: bool = True) -> tuple[Any, ...]:

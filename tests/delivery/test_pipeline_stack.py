@@ -23,18 +23,11 @@ from ml_platform.shared.compliance import (
     findings,
     run_control_tower,
 )
-from tests.conftest import declared_in_accounts, new_app
+from tests.conftest import declared_in_accounts, new_app, resources_of
+from tests.delivery.conftest import CONNECTION
+from tests.delivery.conftest import VALID_PIPELINE as PIPELINE
 
-PIPELINE_ACCOUNT = "111111111111"
 ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
-CONNECTION = "arn:aws:codeconnections:eu-west-1:111111111111:connection/12345678-abcd-4321-dcba-1234567890ab"
-PIPELINE = {
-    "connection_arn": CONNECTION,
-    "repository": "my-org/ml-platform",
-    "account": PIPELINE_ACCOUNT,
-    "region": "eu-west-1",
-    "tags": {"owner": "ml-platform-team", "cost_center": "cc-1234"},
-}
 # A staging environment in another region exercises CodePipeline's cross-region artifact store.
 STAGING = {
     "name": "staging",
@@ -69,7 +62,7 @@ class Delivery:
         return self.template()["Resources"]
 
     def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return {k: v for k, v in self.resources.items() if v["Type"] == resource_type}
+        return resources_of(self.resources, resource_type)
 
     @property
     def stages(self) -> list[dict[str, Any]]:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from ml_platform.delivery import validate_deployment as validator
 from ml_platform.delivery.validate_deployment import EndpointExpectation, expectations_for, validate_endpoints
@@ -22,18 +19,8 @@ EXPECTED = EndpointExpectation(
 
 
 @pytest.fixture
-def sagemaker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield boto3.client("sagemaker", region_name=REGION)
+def sagemaker(aws: Any) -> Any:
+    return aws.client("sagemaker", region_name=REGION)
 
 
 def deploy(client: Any, *, name: str = "ml-platform-dev-churn", image: str = IMAGE, **variant: Any) -> None:

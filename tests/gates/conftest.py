@@ -1,5 +1,6 @@
-"""Flow fixtures: the runtime flows of the declared app (synthesized once per session), and of a features app that
-turns on what no declared environment uses (asynchronous inference with notifications)."""
+"""Gate fixtures: the compliance packs' findings over the session's app, and the runtime flows of the declared app
+(synthesized once per session) and of a features app that turns on what no declared environment uses (asynchronous
+inference with notifications)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import pytest
 
 from ml_platform.app import build_platform
 from ml_platform.environment import EnvironmentConfig
-from ml_platform.environments import ENVIRONMENTS, load_environments
+from ml_platform.environments import load_environments
+from ml_platform.shared.compliance import COMPLIANCE_PACKS, Finding, findings
 from scripts.flows.catalogue import build, placements
 from scripts.flows.engine import evaluate
 from scripts.flows.model import FlowResult
 from scripts.flows.templates import Deployment
-from tests.conftest import SynthesizedPlatform, new_app
+from tests.conftest import SynthesizedPlatform, declared_environment, new_app
 
 FEATURES_ENVIRONMENT = "features"
 
@@ -23,8 +25,7 @@ FEATURES_ENVIRONMENT = "features"
 def features_environment() -> dict[str, Any]:
     """dev renamed, plus an asynchronous endpoint that notifies successes and failures and scales to zero, and an
     Athena query role."""
-    data = copy.deepcopy(dict(next(env for env in ENVIRONMENTS if env["name"] == "dev")))
-    data["name"] = FEATURES_ENVIRONMENT
+    data = declared_environment("dev", name=FEATURES_ENVIRONMENT)
     churn = data["inference"]["endpoints"][0]
     batch = {
         **copy.deepcopy(churn),
@@ -38,6 +39,12 @@ def features_environment() -> dict[str, Any]:
     data["data_lake"] = {**data.get("data_lake", {}), "athena": {"query_role_principals": [
         f"arn:aws:iam::{data['account']}:root"]}}  # fmt: skip
     return data
+
+
+@pytest.fixture(scope="session")
+def compliance_findings(platform: SynthesizedPlatform) -> dict[str, list[Finding]]:
+    """Unacknowledged findings per pack over every stack of every environment."""
+    return {pack.__name__: findings(platform.app, [pack]) for pack in COMPLIANCE_PACKS}
 
 
 @pytest.fixture(scope="session")

@@ -5,22 +5,15 @@ An intended change: `make snapshot-update`, then review `git diff tests/gates/__
 
 from __future__ import annotations
 
-import json
-import re
-
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-_ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
+from tests.conftest import masked
 
 
 @pytest.fixture
 def snapshot_json(snapshot):
     return snapshot.use_extension(JSONSnapshotExtension)
-
-
-def masked(template: dict) -> dict:
-    return json.loads(_ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True)))
 
 
 def test_template_snapshot(platform, stack_ref, snapshot_json):

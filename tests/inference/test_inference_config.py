@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
@@ -10,8 +9,9 @@ import pytest
 from ml_platform.core.errors import ConfigError
 from ml_platform.core.images import MODEL_MONITOR_REGISTRY_ACCOUNTS, model_monitor_image_uri
 from ml_platform.core.instances import InstanceType
-from ml_platform.environments import ENVIRONMENTS, load_environments
+from ml_platform.environments import load_environments
 from ml_platform.inference.config import InferenceConfig
+from tests.conftest import declared_environment
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/churn-model:1.4.0"
 
@@ -47,11 +47,8 @@ SCALED = {"registered_instance_type": "ml.m5.xlarge"}
 def _env(*endpoints: dict[str, Any], stage: str = "prod", **overrides: Any) -> dict[str, Any]:
     """The declared environment of ``stage`` without its account (so any image account is accepted) and with
     ``endpoints``."""
-    base = copy.deepcopy(dict(ENVIRONMENTS[1] if stage == "prod" else ENVIRONMENTS[0]))
-    base.pop("account", None)
-    base["inference"] = {"endpoints": list(endpoints)}
-    base.update(overrides)
-    return base
+    overrides = {"inference": {"endpoints": list(endpoints)}, **overrides}
+    return declared_environment("prod" if stage == "prod" else "dev", without=("account",), **overrides)
 
 
 def _load(*endpoints: dict[str, Any], **kwargs: Any):

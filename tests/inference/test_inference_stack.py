@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from ml_platform.stage import stack_ids
+from tests.conftest import one_resource
 
 
 def _of_type(platform, env: str, resource_type: str) -> dict[str, dict[str, Any]]:
@@ -26,9 +27,7 @@ def _construct_prefix(name: str) -> str:
 
 
 def _one(platform, env: str, name: str, resource_type: str) -> dict[str, Any]:
-    prefix = _construct_prefix(name)
-    (resource,) = [r["Properties"] for k, r in _of_type(platform, env, resource_type).items() if k.startswith(prefix)]
-    return resource
+    return one_resource(_of_type(platform, env, resource_type), prefix=_construct_prefix(name))[1]["Properties"]
 
 
 def _reference(value: Any) -> str:

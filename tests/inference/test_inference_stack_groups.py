@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from typing import Any
 
 import pytest
@@ -14,23 +13,19 @@ from benchmarks.run import HEADROOM_GOAL, Headroom, max_endpoints_per_group, per
 from benchmarks.scale import PER_ENDPOINT_GROUPS, per_endpoint_environment
 from ml_platform.app import build_platform
 from ml_platform.core.errors import ConfigError
-from ml_platform.environments import ENVIRONMENTS, load_environments
+from ml_platform.environments import load_environments
 from ml_platform.inference.config import DEFAULT_STACK_GROUP, MAX_ENDPOINTS_PER_STACK_GROUP, inference_stack_id
 from ml_platform.stage import stack_ids
 from scripts.assembly import StackTemplate, read_assembly
-from tests.conftest import SynthesizedPlatform, new_app
-
-_ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
+from tests.conftest import SynthesizedPlatform, declared_environment, masked, new_app
 
 
 def _dev(endpoints: list[dict[str, Any]]) -> dict[str, Any]:
-    data = copy.deepcopy(dict(next(e for e in ENVIRONMENTS if e["name"] == "dev")))
-    data["inference"] = {"endpoints": endpoints}
-    return data
+    return declared_environment("dev", inference={"endpoints": endpoints})
 
 
 def _copies(count: int, group: str | None = None, prefix: str = "churn") -> list[dict[str, Any]]:
-    base = next(e for e in ENVIRONMENTS if e["name"] == "dev")["inference"]["endpoints"][0]
+    base = declared_environment("dev")["inference"]["endpoints"][0]
     extra = {} if group is None else {"stack_group": group}
     return [{**copy.deepcopy(base), "name": f"{prefix}-{i:02d}", **extra} for i in range(1, count + 1)]
 
@@ -140,9 +135,6 @@ def test_each_endpoint_lands_in_its_groups_stack_only(grouped):
 def test_the_default_group_stack_is_identical_to_the_declared_dev_inference_stack(grouped, platform):
     # Given the same dev endpoint in the default group, plus other groups beside it
     # Then its stack keeps the id `Inference` and the same template: same logical IDs, names and properties
-    def masked(template: dict[str, Any]) -> dict[str, Any]:
-        return json.loads(_ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True)))
-
     declared = platform.stack("dev", "Inference").template
     assert set(grouped["Inference"].resources) == set(declared["Resources"])
     assert masked(grouped["Inference"].template) == masked(declared)

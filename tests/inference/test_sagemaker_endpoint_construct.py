@@ -36,7 +36,7 @@ from ml_platform.inference.endpoint.guardrails import (
     StepSize,
 )
 from ml_platform.shared.compliance import findings, flatten_reference
-from tests.conftest import new_app
+from tests.conftest import new_app, resources_of
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/churn-model:1.4.0"
 CANARY = BlueGreenDeployment(
@@ -185,11 +185,7 @@ class Fixture:
         self.template: dict[str, Any] = json.loads((outdir / "Endpoints.template.json").read_text())
 
     def resources(self, prefix: str, resource_type: str) -> dict[str, dict[str, Any]]:
-        return {
-            logical_id: resource
-            for logical_id, resource in self.template["Resources"].items()
-            if logical_id.startswith(prefix) and resource["Type"] == resource_type
-        }
+        return resources_of(self.template["Resources"], resource_type, prefix)
 
     def lid(self, construct: Any) -> str:
         """Logical ID of an L2 construct's resource in the test stack."""

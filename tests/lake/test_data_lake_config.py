@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,14 +19,12 @@ from ml_platform.lake.config import (
     catalog_encryption_owner_problems,
     glue_database_name,
 )
+from tests.conftest import declared_environment
 
 
 def _env(index: int = 0, **overrides: Any) -> dict[str, Any]:
     """A declared environment without its inference endpoints (their rules tie it to a region)."""
-    data = copy.deepcopy(dict(ENVIRONMENTS[index]))
-    data.pop("inference", None)
-    data.update(overrides)
-    return data
+    return declared_environment(ENVIRONMENTS[index]["name"], without=("inference",), **overrides)
 
 
 def _lake(**data_lake: Any) -> dict[str, Any]:

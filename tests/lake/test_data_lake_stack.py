@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import fnmatch
 import json
 import re
@@ -16,13 +15,13 @@ from aws_cdk import aws_iam as iam
 
 from ml_platform.core import firehose_layout
 from ml_platform.core.event_schema import INGEST_EVENT_SCHEMA
-from ml_platform.environments import ENVIRONMENTS, load_environments
+from ml_platform.environments import load_environments
 from ml_platform.lake.catalog import PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE
 from ml_platform.lake.config import DATA_ZONES
 from ml_platform.lake.stack import DataLakeStack
 from ml_platform.security.stack import SecurityStack
 from scripts import render_data_contract
-from tests.conftest import ROOT, flow_result, new_app
+from tests.conftest import ROOT, declared_environment, flow_result, new_app, one_resource
 
 ENVS = ("dev", "prod")
 ZONES = (*DATA_ZONES, "access-logs")
@@ -52,10 +51,7 @@ def lake(platform, env: str) -> dict[str, dict[str, Any]]:
 
 
 def one(platform, env: str, resource_type: str, prefix: str = "") -> tuple[str, dict[str, Any]]:
-    (item,) = [
-        (lid, r) for lid, r in lake(platform, env).items() if r["Type"] == resource_type and lid.startswith(prefix)
-    ]
-    return item
+    return one_resource(lake(platform, env), resource_type, prefix)
 
 
 def bucket(platform, env: str, zone: str) -> tuple[str, dict[str, Any]]:
@@ -233,9 +229,7 @@ def test_removal_policy_follows_the_stage(platform, env, policy):
 @pytest.fixture(scope="module")
 def isolated(tmp_path_factory):
     """A dev environment WITHOUT allow_destroy, plus a consumer stack using every grant method."""
-    data = copy.deepcopy(dict(ENVIRONMENTS[0]))
-    data["allow_destroy"] = False
-    data.pop("inference", None)
+    data = declared_environment("dev", without=("inference",), allow_destroy=False)
     (config,) = load_environments([data])
     app = new_app(tmp_path_factory.mktemp("isolated"))
     env = Environment(region=config.region)
@@ -280,8 +274,7 @@ def _statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
 
 
 def _role_id(template: dict[str, Any], name: str) -> str:
-    (lid,) = [lid for lid, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role" and lid.startswith(name)]
-    return lid
+    return one_resource(template["Resources"], "AWS::IAM::Role", name)[0]
 
 
 def _by_action(statements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

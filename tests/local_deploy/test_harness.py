@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from tests.local_deploy.harness import MISMATCH, Context, classify, free_port, table
 from tests.local_deploy.moto_server import NOT_EMULATED
@@ -51,15 +49,6 @@ def test_a_stubbed_resource_is_not_emulated(resource_type, detail):
 def test_a_type_without_a_read_back_is_only_created():
     row = classify(_ctx(), "Dash", {"Type": "AWS::CloudWatch::Dashboard"}, _listed("ml-platform-dev"))
     assert row.result == "created"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        yield boto3.Session(region_name=REGION)
 
 
 def test_a_matching_property_is_verified_and_a_different_one_is_a_mismatch(aws):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import copy
 import ipaddress
-from typing import Any
 
 import pytest
 from hypothesis import given
@@ -19,22 +17,7 @@ from ml_platform.network.config import (
     NetworkConfig,
     environment_problems,
 )
-
-# A minimal environment: only what the network rules need, so other components' config cannot interfere.
-_BASE: dict[str, Any] = {
-    "name": "dev",
-    "stage": "dev",
-    "region": "eu-west-1",
-    "tags": {"owner": "ml-platform-team", "cost_center": "cc-1234"},
-}
-
-
-def _env(network: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
-    data = copy.deepcopy(_BASE)
-    if network is not None:
-        data["network"] = network
-    data.update(overrides)
-    return data
+from tests.network.conftest import network_environment as _env
 
 
 @pytest.fixture

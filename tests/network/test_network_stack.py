@@ -17,7 +17,8 @@ from ml_platform.network.endpoints import INTERFACE_ENDPOINT_SERVICES, PLATFORM_
 from ml_platform.network.stack import NetworkStack
 from ml_platform.security.stack import SecurityStack
 from ml_platform.shared.compliance import findings
-from tests.conftest import new_app
+from tests.conftest import imports_security_key, new_app, one_resource
+from tests.network.conftest import network_environment
 
 ENVS = ["dev", "prod"]
 
@@ -36,8 +37,7 @@ def test_declared_environments_keep_the_stage_default_layout(platform):
 
 
 def _only(resources: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
-    assert len(resources) == 1, list(resources)
-    return next(iter(resources.items()))
+    return one_resource(resources)
 
 
 def _props(resource: dict[str, Any]) -> dict[str, Any]:
@@ -45,8 +45,7 @@ def _props(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 def _logical_id(platform, env: str, prefix: str) -> str:
-    (found,) = [k for k in platform.stack(env, "Network").resources if k.startswith(prefix)]
-    return found
+    return one_resource(platform.stack(env, "Network").resources, prefix=prefix)[0]
 
 
 # ------------------------------------------------------------------------------------------------- VPC
@@ -114,8 +113,7 @@ def test_default_security_group_is_stripped_by_the_cdk_custom_resource(platform,
 
 def _is_logs_key(value: Any, env: str) -> bool:
     """A reference to the Security stack's logs key ARN (weak cross-stack reference)."""
-    output = value.get("Fn::GetStackOutput", {})
-    return output.get("StackName") == f"{env}-Security" and "LogsKey" in output.get("OutputName", "")
+    return imports_security_key(value, "LogsKey", env)
 
 
 @pytest.mark.parametrize(("env", "retention", "policy"), [("dev", 365, "Delete"), ("prod", 365, "Retain")])
@@ -368,17 +366,7 @@ def test_catalogue_names_match_the_cdk_services():
 
 def _isolated_network_app(tmp_path, **overrides: Any) -> tuple[cdk.App, NetworkStack]:
     """Security + Network of a minimal dev environment (no inference) with ``overrides``."""
-    data: dict[str, Any] = {
-        "name": "dev",
-        "stage": "dev",
-        "region": "eu-west-1",
-        "tags": {"owner": "ml-platform-team", "cost_center": "cc-1234"},
-    }
-    network = overrides.pop("network", None)
-    if network is not None:
-        data["network"] = network
-    data.update(overrides)
-    (config,) = load_environments([data])
+    (config,) = load_environments([network_environment(**overrides)])
     app = new_app(tmp_path)
     stage = cdk.Stage(app, config.name, env=cdk.Environment(account=config.account, region=config.region))
     security = SecurityStack(stage, "Security", config=config)

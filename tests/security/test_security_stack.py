@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match
 
+from tests.conftest import one_resource
+
 KEY_ALIASES = ("data-lake", "streaming", "ml", "logs", "alarms")
 
 
@@ -20,7 +22,7 @@ def test_one_rotating_key_per_purpose_with_alias(platform, env):
 
 def _key_policy(platform, env, construct_prefix):
     keys = platform.resources(env, "Security", "AWS::KMS::Key")
-    (key,) = [v for k, v in keys.items() if k.startswith(construct_prefix)]
+    _, key = one_resource(keys, prefix=construct_prefix)
     return key["Properties"]["KeyPolicy"]["Statement"]
 
 

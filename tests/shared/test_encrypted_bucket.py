@@ -25,7 +25,7 @@ from scripts.flows.catalogue.base import ALLOW_ALL
 from scripts.flows.engine import evaluate
 from scripts.flows.model import Flow
 from scripts.flows.templates import Deployment, Placement
-from tests.conftest import new_app
+from tests.conftest import new_app, one_resource
 
 SSE = "s3:x-amz-server-side-encryption"
 SSE_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id"
@@ -118,10 +118,7 @@ def _synth(tmp_path, *, removal: RemovalPolicy, object_lock_days: int | None = N
 
 
 def _resource(template: dict[str, Any], prefix: str, resource_type: str) -> dict[str, Any]:
-    (resource,) = [
-        r for lid, r in template["Resources"].items() if lid.startswith(prefix) and r["Type"] == resource_type
-    ]
-    return resource
+    return one_resource(template["Resources"], resource_type, prefix)[1]
 
 
 @pytest.fixture(scope="module")

@@ -6,17 +6,12 @@ import pytest
 
 from ml_platform.core import firehose_layout
 from ml_platform.core.event_schema import INGEST_EVENT_SCHEMA
+from tests.conftest import imports_security_key as _imports_key
 
 
 def _delivery(platform, env="dev"):
     (stream,) = platform.resources(env, "Ingestion", "AWS::KinesisFirehose::DeliveryStream").values()
     return stream["Properties"]
-
-
-def _imports_key(value, key_prefix):
-    """True if ``value`` reads the Security stack's output for the key ``key_prefix`` (a weak reference)."""
-    output = value.get("Fn::GetStackOutput", {})
-    return output.get("StackName", "").endswith("-Security") and key_prefix in output.get("OutputName", "")
 
 
 @pytest.mark.parametrize(("env", "shards"), [("dev", 1), ("prod", 3)])

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
 
 from ml_platform.core.errors import ConfigError
-from ml_platform.environments import ENVIRONMENTS, load_environments
+from ml_platform.environments import load_environments
 from ml_platform.streaming.config import StreamCapacity, StreamingConfig
+from tests.conftest import declared_environment
 
 
 @pytest.mark.parametrize(
@@ -55,9 +55,7 @@ def test_derived_alarm_thresholds():
 
 
 def _env(**streaming: Any) -> dict[str, Any]:
-    data = copy.deepcopy(dict(ENVIRONMENTS[0]))
-    data["streaming"] = streaming
-    return data
+    return declared_environment("dev", streaming=streaming)
 
 
 BAD = [

@@ -29,9 +29,10 @@ from benchmarks.scale import (
 )
 from ml_platform.core.errors import ConfigError, build
 from ml_platform.environment import EnvironmentConfig
-from ml_platform.environments import ENVIRONMENTS, load_environments
+from ml_platform.environments import load_environments
 from ml_platform.inference.config import DEFAULT_STACK_GROUP, MAX_ENDPOINTS_PER_STACK_GROUP
 from ml_platform.stage import stack_ids
+from tests.conftest import declared_environment
 
 
 def _config(data: dict) -> EnvironmentConfig:
@@ -171,7 +172,7 @@ def test_every_scale_step_is_a_valid_environment(count):
     # Given the generated environment for a scale step, When it is validated like a declared one
     config = _config(scale_environment(count))
     # Then it has `count` copies of the dev endpoint (same image, policy, instance), none over the group maximum
-    dev = next(e for e in ENVIRONMENTS if e["name"] == "dev")["inference"]["endpoints"][0]
+    dev = declared_environment("dev")["inference"]["endpoints"][0]
     endpoints = config.inference.endpoints
     assert len(endpoints) == count and len({e.name for e in endpoints}) == count
     assert {(e.image_uri, e.instance_type, e.deployment.type) for e in endpoints} == {

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from scripts.assembly import StackTemplate
 from scripts.costs import idle_cost_lines, load_prices, report, totals_by_environment
+from tests.workbench.conftest import stack_template
 
 TABLE = {
     "source": "test",
@@ -32,7 +31,7 @@ TABLE = {
 
 
 def _stack(environment: str, resources: dict) -> StackTemplate:
-    return StackTemplate(environment, "S", f"{environment}-S", "eu-west-1", Path("/dev/null"), {"Resources": resources})
+    return stack_template(resources, environment, "S")
 
 
 def _endpoint(subnets: int) -> dict:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -17,6 +16,7 @@ from scripts.costs import (
     load_prices,
 )
 from tests.conftest import ROOT
+from tests.workbench.conftest import stack_template
 
 PRICES = {"interface_endpoint_az_hour": 0.011, "hours_per_month": 730}
 
@@ -63,7 +63,7 @@ def test_negative_counts_are_refused():
 
 
 def _stack(resources: dict) -> StackTemplate:
-    return StackTemplate("dev", "Network", "dev-Network", "eu-west-1", Path("/dev/null"), {"Resources": resources})
+    return stack_template(resources)
 
 
 def test_template_count_takes_interface_endpoints_times_their_subnets_and_ignores_gateways():

@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-import pytest
-from moto import mock_aws
 
 from ml_platform.core import firehose_layout
 from ml_platform.core.event_schema import INGEST_EVENT_SCHEMA
@@ -29,23 +27,6 @@ STREAM = "ingest-events"
 BUCKET = "ml-platform-raw-events-test"
 DELIVERY_STREAM_ARN = f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/{STREAM}"
 LAMBDA_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:ingest-firehose-transform"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch):
-    """Fake credentials and region, so nothing can reach a real account; moto intercepts every call."""
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SECURITY_TOKEN": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield
 
 
 def _valid(i: int) -> dict[str, Any]:
