@@ -72,8 +72,8 @@ format: install
 	$(VENV)/bin/ruff format .
 
 snapshot-update: install
-	$(PY) -m pytest tests/snapshots --snapshot-update
-	@echo "Snapshots re-recorded: review 'git diff tests/snapshots' before committing."
+	$(PY) -m pytest tests/gates/test_snapshots.py --snapshot-update
+	@echo "Snapshots re-recorded: review 'git diff tests/gates/__snapshots__' before committing."
 
 # Reports read cdk.out; synthesize first when it is missing.
 cdk.out/manifest.json:

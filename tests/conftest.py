@@ -1,10 +1,15 @@
-"""Session fixtures: the whole app (every declared environment) is synthesized ONCE per test session."""
+"""Session fixtures: the whole app (every declared environment) is synthesized ONCE per test session.
+
+Also the helpers tests of more than one component share (imported as ``from tests.conftest import ...``): declared
+environments with overrides, picking resources out of a template, masking asset hashes, and moto (``aws``).
+A component's own shared helpers are in its folder's conftest.py."""
 
 from __future__ import annotations
 
 import copy
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +30,6 @@ from aws_cdk.assertions import Template  # noqa: E402
 from ml_platform.app import build_platform  # noqa: E402
 from ml_platform.environment import EnvironmentConfig  # noqa: E402
 from ml_platform.environments import load_environments  # noqa: E402
-from ml_platform.shared.compliance import COMPLIANCE_PACKS, Finding, findings  # noqa: E402
 from ml_platform.stage import PlatformStage  # noqa: E402
 from scripts.assembly import StackTemplate, read_assembly  # noqa: E402
 
@@ -67,7 +71,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynthesizedPl
     environments = load_environments()
     # Exactly like app.py, except that the Control Tower plugin (cfn-guard) does not run in this synth: one run
     # over every environment takes about 12 s and is memory-bound, so the two workers' runs together would take
-    # about 45 s. tests/compliance/test_control_tower.py runs it once over these templates, with the same
+    # about 45 s. tests/gates/test_control_tower.py runs it once over these templates, with the same
     # acknowledgments (they are recorded either way), and checks that it matches a registered synth.
     stages = build_platform(app, environments, control_tower=False)
     app.synth()  # the cdk-nag packs run here and raise on any unacknowledged finding
@@ -78,12 +82,6 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynthesizedPl
         outdir=outdir,
         stacks=read_assembly(outdir),
     )
-
-
-@pytest.fixture(scope="session")
-def compliance_findings(platform: SynthesizedPlatform) -> dict[str, list[Finding]]:
-    """Unacknowledged findings per pack over every stack of every environment."""
-    return {pack.__name__: findings(platform.app, [pack]) for pack in COMPLIANCE_PACKS}
 
 
 @pytest.fixture(scope="session")
@@ -142,3 +140,81 @@ def declared_stack_refs() -> list[tuple[str, str]]:
     from ml_platform.stage import stack_ids
 
     return [(env.name, stack_id) for env in load_environments() for stack_id in stack_ids(env)]
+
+
+def declared_environment(name: str = "dev", /, *, without: Sequence[str] = (), **overrides: Any) -> dict[str, Any]:
+    """A deep copy of the declared environment ``name`` without the keys ``without``, then updated with
+    ``overrides`` (top-level keys, replaced whole)."""
+    from ml_platform.environments import ENVIRONMENTS
+
+    (declared,) = [env for env in ENVIRONMENTS if env["name"] == name]
+    data = copy.deepcopy(dict(declared))
+    for key in without:
+        data.pop(key, None)
+    data.update(overrides)
+    return data
+
+
+# ------------------------------------------------------------------------------------------- template helpers
+def resources_of(
+    resources: Mapping[str, dict[str, Any]], resource_type: str | None = None, prefix: str = ""
+) -> dict[str, dict[str, Any]]:
+    """The resources (a template's ``Resources``) of ``resource_type`` (any type: None) whose logical ID starts
+    with ``prefix``."""
+    return {
+        logical_id: resource
+        for logical_id, resource in resources.items()
+        if logical_id.startswith(prefix) and (resource_type is None or resource["Type"] == resource_type)
+    }
+
+
+def one_resource(
+    resources: Mapping[str, dict[str, Any]], resource_type: str | None = None, prefix: str = ""
+) -> tuple[str, dict[str, Any]]:
+    """(logical ID, resource) of the one resource :func:`resources_of` selects; fails unless there is exactly one."""
+    found = resources_of(resources, resource_type, prefix)
+    assert len(found) == 1, f"{len(found)} resources of type {resource_type} with prefix {prefix!r}: {list(found)}"
+    return next(iter(found.items()))
+
+
+def imports_security_key(value: Any, key_prefix: str, environment: str | None = None) -> bool:
+    """True if ``value`` reads the Security stack's output for the key ``key_prefix`` (a weak cross-stack
+    reference); with ``environment``, the output of that environment's Security stack."""
+    output = value.get("Fn::GetStackOutput", {})
+    stack_name = output.get("StackName", "")
+    stack_matches = stack_name == f"{environment}-Security" if environment else stack_name.endswith("-Security")
+    return stack_matches and key_prefix in output.get("OutputName", "")
+
+
+_ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
+
+
+def masked(template: dict[str, Any]) -> dict[str, Any]:
+    """``template`` with every asset hash replaced by ``<asset-hash>`` (they change with any asset's content)."""
+    return json.loads(_ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True)))
+
+
+# ------------------------------------------------------------------------------------------------------ moto
+MOTO_REGION = "eu-west-1"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """moto intercepts every AWS call; fake credentials and region, no profile, no endpoint override, so nothing can
+    reach a real account. Yields a boto3 session in ``MOTO_REGION``."""
+    import boto3
+    from moto import mock_aws
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": MOTO_REGION,
+        "AWS_REGION": MOTO_REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield boto3.Session(region_name=MOTO_REGION)

@@ -1,0 +1,140 @@
+"""The pipeline's post-deploy validator (ml_platform.delivery.validate_deployment) against SageMaker in moto."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ml_platform.delivery import validate_deployment as validator
+from ml_platform.delivery.validate_deployment import EndpointExpectation, expectations_for, validate_endpoints
+from ml_platform.environments import load_environments
+
+REGION = "eu-west-1"
+IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/churn-model:1.4.0"
+ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
+EXPECTED = EndpointExpectation(
+    endpoint_name="ml-platform-dev-churn", image_uri=IMAGE, variant_name="AllTraffic", instance_type="ml.m5.large"
+)
+
+
+@pytest.fixture
+def sagemaker(aws: Any) -> Any:
+    return aws.client("sagemaker", region_name=REGION)
+
+
+def deploy(client: Any, *, name: str = "ml-platform-dev-churn", image: str = IMAGE, **variant: Any) -> None:
+    """Model → endpoint configuration → endpoint, as the Inference stack creates them."""
+    client.create_model(
+        ModelName=f"{name}-model",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": image, "ModelDataUrl": "s3://models/churn/1.4.0/model.tar.gz"},
+    )
+    client.create_endpoint_config(
+        EndpointConfigName=f"{name}-config",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": f"{name}-model",
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 2,
+                **variant,
+            }
+        ],
+    )
+    client.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
+
+
+def _failures(checks: list[validator.Check]) -> list[str]:
+    return [str(check) for check in checks if not check.passed]
+
+
+def test_in_service_endpoint_with_the_expected_configuration_passes(sagemaker):
+    # Given the endpoint deployed as configured
+    deploy(sagemaker)
+    # When validated
+    checks = validate_endpoints(sagemaker, [EXPECTED])
+    # Then every check passes: InService, instance type, image
+    assert _failures(checks) == []
+    assert [str(c) for c in checks] == [
+        "PASS endpoint ml-platform-dev-churn: InService",
+        "PASS endpoint ml-platform-dev-churn: variant AllTraffic instance type ml.m5.large, expected ml.m5.large",
+        f"PASS endpoint ml-platform-dev-churn: model ml-platform-dev-churn-model image {IMAGE}, expected {IMAGE}",
+    ]
+
+
+def test_wrong_image_fails_naming_both_images(sagemaker):
+    # Given the endpoint serves an older image
+    old = IMAGE.replace(":1.4.0", ":1.3.9")
+    deploy(sagemaker, image=old)
+    # Then the image check fails with both images in the message
+    assert _failures(validate_endpoints(sagemaker, [EXPECTED])) == [
+        f"FAIL endpoint ml-platform-dev-churn: model ml-platform-dev-churn-model image {old}, expected {IMAGE}"
+    ]
+
+
+def test_missing_endpoint_fails_clearly(sagemaker):
+    assert _failures(validate_endpoints(sagemaker, [EXPECTED])) == [
+        "FAIL endpoint ml-platform-dev-churn: not found (was the Inference stack deployed to this account/region?)"
+    ]
+
+
+def test_wrong_instance_type_fails(sagemaker):
+    deploy(sagemaker, InstanceType="ml.m5.xlarge")
+    assert _failures(validate_endpoints(sagemaker, [EXPECTED])) == [
+        "FAIL endpoint ml-platform-dev-churn: variant AllTraffic instance type ml.m5.xlarge, expected ml.m5.large"
+    ]
+
+
+def test_unexpected_variant_fails(sagemaker):
+    deploy(sagemaker, VariantName="Canary")
+    (failure,) = _failures(validate_endpoints(sagemaker, [EXPECTED]))
+    assert "has variants ['Canary'], expected exactly ['AllTraffic']" in failure
+
+
+def test_endpoint_not_in_service_fails_with_its_status():
+    # Given an endpoint SageMaker reports as Failed (stubbed: moto creates endpoints InService)
+    class Client:
+        def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:  # noqa: N803 - boto3 parameter name
+            return {"EndpointStatus": "Failed", "FailureReason": "image not found", "EndpointConfigName": "c"}
+
+    assert _failures(validate_endpoints(Client(), [EXPECTED])) == [
+        "FAIL endpoint ml-platform-dev-churn: status is Failed, expected InService (image not found)"
+    ]
+
+
+def test_expectations_come_from_the_environment_config():
+    # Given the declared dev environment, Then each endpoint is expected under <project>-<env>-<name>
+    dev = next(env for env in load_environments() if env.name == "dev")
+    expected = expectations_for(dev)
+    assert [e.endpoint_name for e in expected] == [f"ml-platform-dev-{e.name}" for e in dev.inference.endpoints]
+    assert [e.image_uri for e in expected] == [e.image_uri for e in dev.inference.endpoints]
+
+
+def test_cli_validates_the_environment_through_an_assumed_role(sagemaker, capsys):
+    # Given every dev endpoint deployed as configured in the TARGET account (moto keeps one backend per account)
+    role = "arn:aws:iam::222222222222:role/cdk-hnb659fds-lookup-role-222222222222-eu-west-1"
+    target = validator.session_for(REGION, role, "test-setup").client("sagemaker")
+    dev = next(env for env in load_environments() if env.name == "dev")
+    for endpoint in expectations_for(dev):
+        deploy(target, name=endpoint.endpoint_name, image=endpoint.image_uri, InstanceType=endpoint.instance_type)
+    # When the CLI runs without the role, Then it sees nothing: the pipeline account has no endpoints
+    assert validator.main(["--environment", "dev"]) == 1
+    capsys.readouterr()
+    # When it runs as the pipeline runs it (assuming the target account's lookup role)
+    status = validator.main(["--environment", "dev", "--role-arn", role])
+    # Then every check passes and the summary says so
+    out = capsys.readouterr().out
+    assert status == 0, out
+    checks = 3 * len(dev.inference.endpoints)
+    assert out.splitlines()[-1] == f"dev: {checks} checks passed, 0 failed"
+
+
+def test_cli_fails_when_an_endpoint_is_missing(sagemaker, capsys):
+    assert validator.main(["--environment", "dev"]) == 1
+    assert "not found" in capsys.readouterr().out
+
+
+def test_cli_refuses_an_unknown_environment(capsys):
+    assert validator.main(["--environment", "qa"]) == 2
+    assert "config error: --environment 'qa': unknown environment" in capsys.readouterr().err
