@@ -6,7 +6,7 @@ from __future__ import annotations
 # stack is `Inference`, any other group's is `Inference-<group>`. CloudFormation allows 500 resources per template
 # and a 1 MB template body in S3 (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/
 # cloudformation-limits.html); the platform keeps every stack within 50 % of both. Measured with aws-cdk-lib
-# 2.275.0 (benchmarks/run.py, docs/benchmarks.md; tests/unit/test_inference_stack_groups.py re-measures it):
+# 2.275.0 (benchmarks/run.py, docs/benchmarks.md; tests/inference/test_inference_stack_groups.py re-measures it):
 #   * the heaviest endpoint (GPU instances, linear policy with 3 rollback alarms, autoscaling, asynchronous with
 #     success and error topics, data capture, Model Monitor, zero-invocation alarm, a 1 KB container environment):
 #     32 resources and 62.0 KB of template per endpoint;
