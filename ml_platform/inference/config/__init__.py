@@ -15,52 +15,20 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ml_platform.core.config import FrozenModel
 from ml_platform.core.images import MODEL_MONITOR_REGISTRY_ACCOUNTS
-from ml_platform.inference.config.endpoint import ECR_IMAGE_URI, ENDPOINT_NAME_MAX_LENGTH, InferenceEndpoint
-from ml_platform.inference.config.features import (
-    MAX_CAPTURE_CONTENT_TYPES,
-    AsyncInference,
-    Autoscaling,
-    DataCapture,
-    ModelMonitor,
-    OperationalAlarms,
-    RollbackAlarms,
-    ServerlessVariant,
-)
-from ml_platform.inference.config.policies import (
-    AllAtOncePolicy,
-    CanaryPolicy,
-    CapacitySize,
-    DeploymentPolicy,
-    LinearPolicy,
-    RollingPolicy,
-)
+from ml_platform.inference.config.endpoint import ENDPOINT_NAME_MAX_LENGTH, InferenceEndpoint
 from ml_platform.inference.config.stack_groups import (
     DEFAULT_STACK_GROUP,
     MAX_ENDPOINTS_PER_STACK_GROUP,
     inference_stack_id,
 )
 
+# The environment's view; each model of one endpoint is in its own module (endpoint, features, policies,
+# stack_groups), imported from there.
 __all__ = [
     "DEFAULT_STACK_GROUP",
-    "ECR_IMAGE_URI",
-    "ENDPOINT_NAME_MAX_LENGTH",
-    "MAX_CAPTURE_CONTENT_TYPES",
     "MAX_ENDPOINTS_PER_STACK_GROUP",
-    "AllAtOncePolicy",
-    "AsyncInference",
-    "Autoscaling",
-    "CanaryPolicy",
-    "CapacitySize",
-    "DataCapture",
-    "DeploymentPolicy",
     "InferenceConfig",
     "InferenceEndpoint",
-    "LinearPolicy",
-    "ModelMonitor",
-    "OperationalAlarms",
-    "RollbackAlarms",
-    "RollingPolicy",
-    "ServerlessVariant",
     "inference_stack_id",
 ]
 

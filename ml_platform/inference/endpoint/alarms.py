@@ -12,7 +12,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.core.instances import InstanceType
-from ml_platform.inference.config import OperationalAlarms
+from ml_platform.inference.config.features import OperationalAlarms
 from ml_platform.inference.endpoint.metrics import VariantMetrics
 from ml_platform.shared.alarms import notifying_alarm
 

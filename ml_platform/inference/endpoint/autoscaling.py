@@ -10,7 +10,7 @@ from __future__ import annotations
 from aws_cdk import aws_applicationautoscaling as appscaling
 from constructs import Construct
 
-from ml_platform.inference.config import Autoscaling
+from ml_platform.inference.config.features import Autoscaling
 from ml_platform.inference.endpoint.metrics import SAGEMAKER_NAMESPACE
 
 # Application Auto Scaling's dimension for a variant's instance count.

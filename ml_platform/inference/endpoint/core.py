@@ -14,7 +14,9 @@ keeps the construct path and logical id it had before the endpoint was split int
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from typing import Any
+
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
@@ -25,12 +27,13 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from ml_platform.inference.config import AsyncInference, DataCapture, InferenceEndpoint
+from ml_platform.inference.config import InferenceEndpoint
+from ml_platform.inference.config.features import AsyncInference, DataCapture
 from ml_platform.inference.endpoint.alarms import EndpointAlarms
 from ml_platform.inference.endpoint.autoscaling import VariantAutoscaling
 from ml_platform.inference.endpoint.events import EndpointEvents
 from ml_platform.inference.endpoint.guardrails import DeploymentGuardrails
-from ml_platform.inference.endpoint.metrics import FIVE_MINUTES, VariantMetrics
+from ml_platform.inference.endpoint.metrics import VariantMetrics
 from ml_platform.inference.endpoint.monitor import DataQualityMonitor, selection_kwargs
 from ml_platform.inference.endpoint.role import AsyncNotifications, ExecutionRole
 from ml_platform.shared.compliance import acknowledge
@@ -293,31 +296,23 @@ class SageMakerEndpoint(Construct):
             ).schedule
 
     # ==================================================================== metrics
-    def metric(
-        self, metric_name: str, statistic: str, *, period: Duration = FIVE_MINUTES, label: str | None = None
-    ) -> cloudwatch.Metric:
+    # Options of every metric method: ``period`` (default 5 minutes) and ``label`` (default CloudWatch's).
+    def metric(self, metric_name: str, statistic: str, **options: Any) -> cloudwatch.Metric:
         """An invocation metric of the variant (``AWS/SageMaker``: Invocations, Invocation4XXErrors,
-        Invocation5XXErrors, ModelLatency and OverheadLatency in microseconds, ...). Default period: 5 minutes."""
-        return self.metrics.invocation_metric(metric_name, statistic, period=period, label=label)
+        Invocation5XXErrors, ModelLatency and OverheadLatency in microseconds, ...)."""
+        return self.metrics.invocation_metric(metric_name, statistic, **options)
 
-    def metric_invocations(self, *, period: Duration = FIVE_MINUTES) -> cloudwatch.Metric:
-        return self.metric("Invocations", "Sum", period=period, label="Invocations Sum")
+    def metric_invocations(self, **options: Any) -> cloudwatch.Metric:
+        return self.metric("Invocations", "Sum", **{"label": "Invocations Sum", **options})
 
-    def metric_instance(
-        self,
-        metric_name: str,
-        statistic: str = "Maximum",
-        *,
-        period: Duration = FIVE_MINUTES,
-        label: str | None = None,
-    ) -> cloudwatch.Metric:
+    def metric_instance(self, metric_name: str, statistic: str = "Maximum", **options: Any) -> cloudwatch.Metric:
         """An instance metric of the variant (``/aws/sagemaker/Endpoints``: CPUUtilization, MemoryUtilization,
-        DiskUtilization, GPUUtilization, ...). Default: the busiest instance over 5 minutes."""
-        return self.metrics.instance_metric(metric_name, statistic, period=period, label=label)
+        DiskUtilization, GPUUtilization, ...). Default: the busiest instance."""
+        return self.metrics.instance_metric(metric_name, statistic, **options)
 
-    def metric_error_rate(self, error_metric: str, *, period: Duration = FIVE_MINUTES) -> cloudwatch.MathExpression:
+    def metric_error_rate(self, error_metric: str, **options: Any) -> cloudwatch.MathExpression:
         """Invocation4XXErrors or Invocation5XXErrors as a percentage of invocations."""
-        return self.metrics.error_rate(error_metric, period=period)
+        return self.metrics.error_rate(error_metric, **options)
 
     @property
     def endpoint_arn(self) -> str:

@@ -16,12 +16,12 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ml_platform.inference.config import (
+from ml_platform.inference.config.features import RollbackAlarms
+from ml_platform.inference.config.policies import (
     CanaryPolicy,
     CapacitySize,
     DeploymentPolicy,
     LinearPolicy,
-    RollbackAlarms,
     RollingPolicy,
 )
 from ml_platform.inference.endpoint.metrics import VariantMetrics
@@ -72,81 +72,47 @@ class DeploymentGuardrails(Construct):
             endpoint_name=endpoint_name, variant_name=variant_name, endpoint_config_name=endpoint_config_name
         )
         period = Duration.seconds(thresholds.period_seconds)
-        self.alarms: list[cloudwatch.Alarm] = []
-        self._alarm_names: list[str] = []
+        where = f"{endpoint_name}/{variant_name}"
         what_to_do = (
             "SageMaker rolls back a running deployment when this alarm fires. If no deployment is running, the "
             "live configuration misbehaves: check the endpoint's CloudWatch logs and the last model change; see "
             "docs/inference.md#when-a-rollback-alarm-fires."
         )
-        if thresholds.error_5xx_rate_percent is not None:
-            self._add(
-                "Error5xxRate",
-                alarm_name=f"{endpoint_name}-rollback-5xx-rate",
-                metric=new_fleet.error_rate("Invocation5XXErrors", period=period),
-                threshold=thresholds.error_5xx_rate_percent,
-                description=(
-                    f"Rollback guard: 5XX errors above {thresholds.error_5xx_rate_percent} % of the new fleet's "
-                    f"invocations on {endpoint_name}/{variant_name}. {what_to_do}"
-                ),
-                thresholds=thresholds,
-                topic=alarm_topic,
+        t = thresholds
+        # (construct id, name suffix, threshold or None, metric, what it means); the order is the template's.
+        candidates: list[tuple[str, str, float | None, cloudwatch.IMetric, str]] = [
+            ("Error5xxRate", "5xx-rate", t.error_5xx_rate_percent,
+             new_fleet.error_rate("Invocation5XXErrors", period=period),
+             f"5XX errors above {t.error_5xx_rate_percent} % of the new fleet's invocations on {where}."),
+            ("ModelLatencyP99", "p99-latency", t.p99_model_latency_ms and t.p99_model_latency_ms * 1000,  # µs
+             new_fleet.invocation_metric("ModelLatency", "p99", period=period),
+             f"p99 ModelLatency of the new fleet above {t.p99_model_latency_ms} ms on {where}."),
+            ("Error4xxRate", "4xx-rate", t.error_4xx_rate_percent,
+             new_fleet.error_rate("Invocation4XXErrors", period=period),
+             f"4XX errors above {t.error_4xx_rate_percent} % of the new fleet's invocations on {where} (the new "
+             "model rejects requests the old one accepted)."),
+        ]  # fmt: skip
+        self.alarms: list[cloudwatch.Alarm] = []
+        self._alarm_names: list[str] = []
+        for alarm_id, suffix, threshold, metric, meaning in candidates:
+            if threshold is None:
+                continue
+            self._alarm_names.append(f"{endpoint_name}-rollback-{suffix}")
+            self.alarms.append(
+                notifying_alarm(
+                    self,
+                    alarm_id,
+                    alarm_name=self._alarm_names[-1],
+                    runbook=f"Rollback guard: {meaning} {what_to_do}",
+                    metric=metric,
+                    threshold=threshold,
+                    evaluation_periods=t.evaluation_periods,
+                    comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    # No traffic during a bake period is not evidence of a bad model.
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    topic=alarm_topic,
+                )
             )
-        if thresholds.p99_model_latency_ms is not None:
-            self._add(
-                "ModelLatencyP99",
-                alarm_name=f"{endpoint_name}-rollback-p99-latency",
-                metric=new_fleet.invocation_metric("ModelLatency", "p99", period=period),  # microseconds
-                threshold=thresholds.p99_model_latency_ms * 1000,
-                description=(
-                    f"Rollback guard: p99 ModelLatency of the new fleet above {thresholds.p99_model_latency_ms} ms "
-                    f"on {endpoint_name}/{variant_name}. {what_to_do}"
-                ),
-                thresholds=thresholds,
-                topic=alarm_topic,
-            )
-        if thresholds.error_4xx_rate_percent is not None:
-            self._add(
-                "Error4xxRate",
-                alarm_name=f"{endpoint_name}-rollback-4xx-rate",
-                metric=new_fleet.error_rate("Invocation4XXErrors", period=period),
-                threshold=thresholds.error_4xx_rate_percent,
-                description=(
-                    f"Rollback guard: 4XX errors above {thresholds.error_4xx_rate_percent} % of the new fleet's "
-                    f"invocations on {endpoint_name}/{variant_name} (the new model rejects requests the old one "
-                    "accepted). "
-                    f"{what_to_do}"
-                ),
-                thresholds=thresholds,
-                topic=alarm_topic,
-            )
-
-    def _add(
-        self,
-        construct_id: str,
-        *,
-        alarm_name: str,
-        metric: cloudwatch.IMetric,
-        threshold: float,
-        description: str,
-        thresholds: RollbackAlarms,
-        topic: sns.ITopic,
-    ) -> None:
-        self._alarm_names.append(alarm_name)
-        alarm = notifying_alarm(
-            self,
-            construct_id,
-            alarm_name=alarm_name,
-            runbook=description,
-            metric=metric,
-            threshold=threshold,
-            evaluation_periods=thresholds.evaluation_periods,
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            # No traffic during a bake period is not evidence of a bad model.
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            topic=topic,
-        )
-        self.alarms.append(alarm)
 
     @property
     def deployment_config(self) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:

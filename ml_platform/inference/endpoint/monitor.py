@@ -20,7 +20,7 @@ from constructs import Construct, IDependable
 
 from ml_platform.core.images import MODEL_MONITOR_REGISTRY_ACCOUNTS, MODEL_MONITOR_REPOSITORY, model_monitor_image_uri
 from ml_platform.core.instances import InstanceType
-from ml_platform.inference.config import ModelMonitor
+from ml_platform.inference.config.features import ModelMonitor
 from ml_platform.inference.endpoint.role import ECR_PULL_ACTIONS, VPC_NETWORK_INTERFACE_ACTIONS, repository_arn
 from ml_platform.shared.compliance import acknowledge, acknowledge_resource_wildcards
 from ml_platform.shared.lake_access import kms_statement, object_read_statements, object_write_statements

@@ -10,7 +10,8 @@ Permissions); a model with a VPC configuration downloads through the VPC, i.e. t
 from __future__ import annotations
 
 from ml_platform.core.images import model_monitor_image_uri
-from ml_platform.inference.config import ECR_IMAGE_URI, InferenceEndpoint, inference_stack_id
+from ml_platform.inference.config import InferenceEndpoint, inference_stack_id
+from ml_platform.inference.config.endpoint import ECR_IMAGE_URI
 from scripts.flows.catalogue.base import PERMISSIVE, Environment, kms_via_s3, s3_bucket, s3_object, sse_kms
 from scripts.flows.templates import PARTITION
 
