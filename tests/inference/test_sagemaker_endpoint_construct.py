@@ -1,5 +1,8 @@
 """SageMakerEndpoint and DeploymentGuardrails against interfaces, in one small test app (synthesized once).
 
+One file of ~700 lines on purpose: every test reads the same module-scoped synth of six endpoints, which a split
+would synthesize once per file.
+
 The test stack builds its own VPC, buckets, keys, topic and dead-letter queue; each endpoint below
 exercises one policy type or feature.
 """

@@ -1,4 +1,7 @@
-"""Network stack: isolated VPC, flow logs, gateway and interface endpoints, security groups."""
+"""Network stack: isolated VPC, flow logs, gateway and interface endpoints, security groups.
+
+One file (~450 lines): the stack is one unit (the endpoints, their policies and security groups refer to each other).
+"""
 
 from __future__ import annotations
 
