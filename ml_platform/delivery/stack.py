@@ -29,7 +29,7 @@ from constructs import Construct, IValidation
 
 from ml_platform.delivery.config import PipelineConfig, lookup_role_arn
 from ml_platform.environment import EnvironmentConfig
-from ml_platform.shared.compliance import acknowledge, flatten_reference
+from ml_platform.shared.compliance import acknowledge, acknowledge_finding, flatten_reference
 from ml_platform.shared.encrypted_bucket import acknowledge_log_target_controls, event_bridge_notifications
 from ml_platform.shared.kms_keys import KeyPurpose, PlatformKey, deny_grants_except_for_aws_services
 from ml_platform.shared.log_retention import retention
@@ -303,11 +303,9 @@ class PipelineStack(cdk.Stack):
         """
         for construct in self.pipeline.node.find_all():
             if isinstance(construct, iam.CfnPolicy):
-                for rule in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
-                    acknowledge(construct, f"{rule}-IAMNoInlinePolicy", INLINE_POLICY_REASON)
+                acknowledge_finding(construct, "IAMNoInlinePolicy", reason=INLINE_POLICY_REASON)
             elif isinstance(construct, codebuild.CfnProject):
-                for rule in ("HIPAA.Security", "PCI.DSS.321"):
-                    acknowledge(construct, f"{rule}-CodeBuildProjectSourceRepoUrl", SOURCE_REPO_URL_REASON)
+                acknowledge_finding(construct, "CodeBuildProjectSourceRepoUrl", reason=SOURCE_REPO_URL_REASON)
         self.node.add_validation(_GeneratedWildcards(self))
 
 
@@ -386,18 +384,13 @@ def _access_log_bucket(scope: Construct, construct_id: str) -> s3.Bucket:
         ],
         **_BUCKET_PROPS,
     )
-    for rule in (
-        "HIPAA.Security-S3DefaultEncryptionKMS",
-        "NIST.800.53.R5-S3DefaultEncryptionKMS",
-        "PCI.DSS.321-S3DefaultEncryptionKMS",
-    ):
-        acknowledge(
-            bucket,
-            rule,
-            "S3 server access logging supports only SSE-S3 default encryption on the log target bucket; SSE-KMS "
-            "is not supported (AWS S3 User Guide, enable-server-access-logging), so this bucket uses SSE-S3 and "
-            "TLS-only access.",
-        )
+    acknowledge_finding(
+        bucket,
+        "S3DefaultEncryptionKMS",
+        reason="S3 server access logging supports only SSE-S3 default encryption on the log target bucket; SSE-KMS "
+        "is not supported (AWS S3 User Guide, enable-server-access-logging), so this bucket uses SSE-S3 and "
+        "TLS-only access.",
+    )
     acknowledge_log_target_controls(bucket)
     event_bridge_notifications(bucket)
     _acknowledge_no_replication(bucket)
@@ -405,17 +398,12 @@ def _access_log_bucket(scope: Construct, construct_id: str) -> s3.Bucket:
 
 
 def _acknowledge_no_replication(bucket: s3.IBucket) -> None:
-    for rule in (
-        "HIPAA.Security-S3BucketReplicationEnabled",
-        "NIST.800.53.R5-S3BucketReplicationEnabled",
-        "PCI.DSS.321-S3BucketReplicationEnabled",
-    ):
-        acknowledge(
-            bucket,
-            rule,
-            "Pipeline artifacts (and their access logs) are rebuilt from the source repository by re-running the "
-            "pipeline; a replica in a second Region would protect nothing that cannot be regenerated.",
-        )
+    acknowledge_finding(
+        bucket,
+        "S3BucketReplicationEnabled",
+        reason="Pipeline artifacts (and their access logs) are rebuilt from the source repository by re-running "
+        "the pipeline; a replica in a second Region would protect nothing that cannot be regenerated.",
+    )
 
 
 def _join_as_sub(value: object) -> dict[str, str] | None:

@@ -10,8 +10,9 @@ unacknowledged finding:
   report and writes it to ``validation-report.json`` in the cloud assembly, which
   :func:`control_tower_findings` reads.
 
-Acknowledge a finding with :func:`acknowledge` (cdk-nag) or :func:`acknowledge_control` (Control Tower) next to
-the resource, and only where AWS itself forces the configuration or the rule cannot read a valid template.
+Acknowledge a finding with :func:`acknowledge_finding` (cdk-nag: under every pack that reports it),
+:func:`acknowledge` (one exact finding id) or :func:`acknowledge_control` (Control Tower) next to the resource,
+and only where AWS itself forces the configuration or the rule cannot read a valid template.
 """
 
 from __future__ import annotations
@@ -151,6 +152,66 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     if len(reason) < 30:
         raise ValueError(f"acknowledgment of {rule_id}: give a specific reason (at least 30 characters)")
     Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+
+
+# The cdk-nag rules this app acknowledges somewhere, by the rule's name in cdk-nag (its file in cdk-nag's
+# rules/ folder), with the id of the finding in every pack of COMPLIANCE_PACKS that runs the rule:
+# ``<pack>-<rule>``, except that AwsSolutions names its rules by a short code (``AwsSolutions-SQS3`` is the rule
+# SQSQueueDLQ). cdk-nag 3 offers no list of a pack's rules (``NagPack.rule_ids`` is declared but never set, and
+# a pack applies its rules as JavaScript functions jsii does not expose), so the table is explicit and
+# tests/compliance/test_acknowledge_finding.py checks it against the packs of the installed cdk-nag. The order of
+# a tuple is the order of the acknowledgments (and of the rows of the README's acknowledgment table).
+NAG_RULES: dict[str, tuple[str, ...]] = {
+    "CodeBuildProjectSourceRepoUrl": (
+        "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
+        "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
+    ),
+    "IAMNoInlinePolicy": (
+        "HIPAA.Security-IAMNoInlinePolicy",
+        "NIST.800.53.R5-IAMNoInlinePolicy",
+        "PCI.DSS.321-IAMNoInlinePolicy",
+    ),
+    "KinesisDataFirehoseSSE": ("AwsSolutions-KDF1",),
+    "LambdaDLQ": ("Serverless-LambdaDLQ", "HIPAA.Security-LambdaDLQ", "NIST.800.53.R5-LambdaDLQ"),
+    "S3BucketReplicationEnabled": (
+        "HIPAA.Security-S3BucketReplicationEnabled",
+        "NIST.800.53.R5-S3BucketReplicationEnabled",
+        "PCI.DSS.321-S3BucketReplicationEnabled",
+    ),
+    "S3DefaultEncryptionKMS": (
+        "HIPAA.Security-S3DefaultEncryptionKMS",
+        "NIST.800.53.R5-S3DefaultEncryptionKMS",
+        "PCI.DSS.321-S3DefaultEncryptionKMS",
+    ),
+    "SageMakerEndpointConfigurationKMSKeyConfigured": (
+        "HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured",
+        "NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured",
+        "PCI.DSS.321-SageMakerEndpointConfigurationKMSKeyConfigured",
+    ),
+    "SQSQueueDLQ": ("AwsSolutions-SQS3",),
+    "SQSRedrivePolicy": ("Serverless-SQSRedrivePolicy",),
+}
+
+
+def nag_rule_ids(rule: str) -> tuple[str, ...]:
+    """The finding ids under which the packs report the cdk-nag rule ``rule`` (e.g. ``S3DefaultEncryptionKMS``
+    → HIPAA.Security-, NIST.800.53.R5- and PCI.DSS.321-S3DefaultEncryptionKMS)."""
+    try:
+        return NAG_RULES[rule]
+    except KeyError:
+        raise ValueError(f"{rule}: no cdk-nag rule of that name in NAG_RULES (add it with each pack's id)") from None
+
+
+def acknowledge_finding(scope: IConstruct, *rules: str, reason: str) -> None:
+    """Acknowledge on ``scope`` and below one finding under every pack that reports it: each cdk-nag rule in
+    ``rules`` (its name in cdk-nag, e.g. ``S3DefaultEncryptionKMS``; see :data:`NAG_RULES`), under the id of each
+    pack that runs it. Several rules name one finding that packs check with different rules (a queue without
+    a dead-letter queue: ``SQSQueueDLQ`` and ``SQSRedrivePolicy``). An unknown rule raises ValueError before
+    anything is acknowledged. ``reason`` must say why AWS forces the configuration."""
+    if not rules:
+        raise ValueError("acknowledge_finding: name at least one cdk-nag rule")
+    for rule_id in [rule_id for rule in rules for rule_id in nag_rule_ids(rule)]:
+        acknowledge(scope, rule_id, reason)
 
 
 def control_tower_rule_id(control_id: str) -> str:

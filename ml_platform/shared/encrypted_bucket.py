@@ -19,7 +19,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from ml_platform.shared.compliance import acknowledge, acknowledge_control
+from ml_platform.shared.compliance import acknowledge_control, acknowledge_finding
 from ml_platform.shared.log_retention import retention
 
 # Header condition keys a PutObject request carries when it asks for server-side encryption.
@@ -161,12 +161,7 @@ class AccessLogBucket(s3.Bucket):
             lifecycle_rules=list(lifecycle_rules),
             **_common_props(removal_policy),
         )
-        for rule in (
-            "HIPAA.Security-S3DefaultEncryptionKMS",
-            "NIST.800.53.R5-S3DefaultEncryptionKMS",
-            "PCI.DSS.321-S3DefaultEncryptionKMS",
-        ):
-            acknowledge(self, rule, LOG_TARGET_SSE_S3_REASON)
+        acknowledge_finding(self, "S3DefaultEncryptionKMS", reason=LOG_TARGET_SSE_S3_REASON)
         # No logging finding to acknowledge for cdk-nag: the packs accept a bucket that is itself a log target.
         acknowledge_log_target_controls(self)
         event_bridge_notifications(self)
