@@ -30,7 +30,12 @@ from constructs import Construct, IValidation
 from ml_platform.delivery.config import PipelineConfig, lookup_role_arn
 from ml_platform.environment import EnvironmentConfig
 from ml_platform.shared.compliance import acknowledge, acknowledge_finding, flatten_reference
-from ml_platform.shared.encrypted_bucket import acknowledge_log_target_controls, event_bridge_notifications
+from ml_platform.shared.encrypted_bucket import (
+    AccessLogBucket,
+    EncryptedBucket,
+    event_bridge_notifications,
+    tiering_rule,
+)
 from ml_platform.shared.kms_keys import KeyPurpose, PlatformKey, deny_grants_except_for_aws_services
 from ml_platform.shared.log_retention import retention
 from ml_platform.stage import PlatformStage
@@ -98,20 +103,19 @@ class PipelineStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.RETAIN,
         ).key
         self.access_log_bucket = _access_log_bucket(self, "ArtifactAccessLogs")
-        self.artifact_bucket = s3.Bucket(
+        # Object Lock is on (Control Tower CT.S3.PR.9) without a default retention, so nothing is locked.
+        self.artifact_bucket = EncryptedBucket(
             self,
             "ArtifactBucket",
-            encryption=s3.BucketEncryption.KMS,
             encryption_key=self.artifact_key,
-            bucket_key_enabled=True,
-            server_access_logs_bucket=self.access_log_bucket,
-            server_access_logs_prefix="artifacts/",
+            access_log_bucket=self.access_log_bucket,
+            access_log_prefix="artifacts/",
             lifecycle_rules=[_OLD_ARTIFACTS],
-            # Control Tower CT.S3.PR.9; no default retention, so nothing is locked.
-            object_lock_enabled=True,
-            **_BUCKET_PROPS,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            # CodePipeline and CodeBuild choose the encryption headers of their artifact puts themselves.
+            deny_other_put_encryption=False,
+            partitioned_access_logs=False,
         )
-        event_bridge_notifications(self.artifact_bucket)
         _acknowledge_no_replication(self.artifact_bucket)
         self.build_log_group = logs.LogGroup(
             self,
@@ -357,42 +361,15 @@ _OLD_ARTIFACTS = s3.LifecycleRule(
     abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
 )
 
-_BUCKET_PROPS: dict[str, Any] = {
-    "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
-    "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-    "enforce_ssl": True,
-    "minimum_tls_version": 1.2,
-    "versioned": True,
-    "removal_policy": cdk.RemovalPolicy.RETAIN,
-}
 
-
-def _access_log_bucket(scope: Construct, construct_id: str) -> s3.Bucket:
-    """Target of a pipeline bucket's server access logs: SSE-S3 (the only default encryption S3 log
-    delivery supports), versioned, TLS-only, private, events to EventBridge; logs expire after a year."""
-    bucket = s3.Bucket(
+def _access_log_bucket(scope: Construct, construct_id: str) -> AccessLogBucket:
+    """Target of a pipeline bucket's server access logs (retained); logs expire after a year."""
+    bucket = AccessLogBucket(
         scope,
         construct_id,
-        encryption=s3.BucketEncryption.S3_MANAGED,
-        lifecycle_rules=[
-            s3.LifecycleRule(
-                id="expiry",
-                expiration=cdk.Duration.days(365),
-                noncurrent_version_expiration=cdk.Duration.days(30),
-                abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
-            )
-        ],
-        **_BUCKET_PROPS,
+        lifecycle_rules=[tiering_rule(rule_id="expiry", expire_after_days=365, noncurrent_expire_after_days=30)],
+        removal_policy=cdk.RemovalPolicy.RETAIN,
     )
-    acknowledge_finding(
-        bucket,
-        "S3DefaultEncryptionKMS",
-        reason="S3 server access logging supports only SSE-S3 default encryption on the log target bucket; SSE-KMS "
-        "is not supported (AWS S3 User Guide, enable-server-access-logging), so this bucket uses SSE-S3 and "
-        "TLS-only access.",
-    )
-    acknowledge_log_target_controls(bucket)
-    event_bridge_notifications(bucket)
     _acknowledge_no_replication(bucket)
     return bucket
 
