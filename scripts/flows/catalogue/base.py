@@ -3,7 +3,7 @@ that add the context keys AWS puts into each kind of request."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,6 +201,65 @@ class Environment:
             unverified=unverified,
         )
 
+    def role_allows(
+        self,
+        component: str,
+        role: Principal,
+        requests: Iterable[tuple[str, str]],
+        *,
+        description: str,
+        name_prefix: str = "",
+    ) -> list[Flow]:
+        """``role`` may make each request ``(action, resource)``: one allowed flow each, named
+        ``<name_prefix><action>``."""
+        return [
+            self.role_request(
+                component, f"{name_prefix}{action}", role, action, resource, expected="allow", description=description
+            )
+            for action, resource in requests
+        ]
+
+    def creates_network_interfaces(self, component: str, role: Principal, *, description: str) -> Flow:
+        """``role`` may create network interfaces in this account: what Lambda and SageMaker do with the role of a
+        function or model in the VPC's subnets."""
+        eni = f"arn:{PARTITION}:ec2:{self.region}:{self.account}:network-interface/eni-0123456789abcdef0"
+        return self.role_request(
+            component,
+            "attach-to-vpc",
+            role,
+            "ec2:CreateNetworkInterface",
+            eni,
+            expected="allow",
+            description=description,
+        )
+
+    def s3_decrypts(
+        self,
+        component: str,
+        name: str,
+        role: Principal,
+        key_arn: str,
+        bucket: str,
+        object_key: str = "",
+        *,
+        description: str,
+        expected: Expected = "allow",
+        context: Mapping[str, Any] | None = None,
+    ) -> Flow:
+        """S3 decrypts an SSE-KMS object of ``bucket`` that ``role`` reads: ``kms:Decrypt`` of ``key_arn`` with the
+        context S3 adds (:func:`kms_via_s3`) and ``context``."""
+        return self.role_request(
+            component, name, role, "kms:Decrypt", key_arn, expected=expected, description=description,
+            context={**kms_via_s3(self, bucket, object_key), **(context or {})},
+        )  # fmt: skip
+
+    def decrypts_catalog(self, component: str, role: Principal, *, description: str) -> Flow:
+        """``role`` may read the encrypted Data Catalog: Glue decrypts with the lake key on its behalf."""
+        return self.role_request(
+            component, "decrypt-catalog", role, "kms:Decrypt", self.key_arn("DataLakeKey"), expected="allow",
+            description=description, context=kms_via(self, "glue"),
+        )  # fmt: skip
+
     def service_request(
         self,
         component: str,
@@ -351,11 +410,13 @@ def kms_via_s3(env: Environment, bucket: str, key: str = "") -> dict[str, str]:
     encryption context, the bucket ARN with an S3 Bucket Key (S3 User Guide, "Reducing the cost of SSE-KMS
     with Amazon S3 Bucket Keys": "the bucket ARN is used as encryption context"), else the object ARN."""
     context_arn = s3_bucket(bucket) if env.bucket_key_enabled(bucket) else s3_object(bucket, key)
-    return {
-        "kms:ViaService": f"s3.{env.region}.amazonaws.com",
-        "kms:CallerAccount": env.account,
-        "kms:EncryptionContext:aws:s3:arn": context_arn,
-    }
+    return {**kms_via(env, "s3"), "kms:EncryptionContext:aws:s3:arn": context_arn}
+
+
+def kms_via(env: Environment, service: str) -> dict[str, str]:
+    """What an AWS service adds when it calls KMS for a caller of ``env``'s account (``kms:ViaService`` is
+    ``<service>.<region>.amazonaws.com``)."""
+    return {"kms:ViaService": f"{service}.{env.region}.amazonaws.com", "kms:CallerAccount": env.account}
 
 
 def sse_kms(key_arn: str) -> dict[str, str]:

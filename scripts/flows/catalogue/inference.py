@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ml_platform.core.images import model_monitor_image_uri
 from ml_platform.inference.config import ECR_IMAGE_URI, InferenceEndpoint, inference_stack_id
-from scripts.flows.catalogue.base import PERMISSIVE, Environment, kms_via_s3, s3_bucket, s3_object, sse_kms
+from scripts.flows.catalogue.base import PERMISSIVE, Environment, kms_via, kms_via_s3, s3_bucket, s3_object, sse_kms
 from scripts.flows.templates import PARTITION
 
 
@@ -50,16 +50,9 @@ def _endpoint(env: Environment, endpoint: InferenceEndpoint) -> None:
         expected="allow",
         description="SageMaker authenticates to ECR for the model image",
     )
-    for action in ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"):
-        env.role_request(
-            component,
-            action,
-            role,
-            action,
-            _repository_arn(endpoint.image_uri),
-            expected="allow",
-            description="SageMaker pulls the model image",
-        )
+    repository = _repository_arn(endpoint.image_uri)
+    pulls = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+    env.role_allows(component, role, [(a, repository) for a in pulls], description="SageMaker pulls the model image")
     # ------------------------------------------------------------------ model artifact
     if endpoint.model_data_key is not None:
         key = endpoint.model_data_key
@@ -73,15 +66,14 @@ def _endpoint(env: Environment, endpoint: InferenceEndpoint) -> None:
             endpoint="s3",
             description="SageMaker downloads the model artifact through the S3 gateway endpoint",
         )
-        env.role_request(
+        env.s3_decrypts(
             component,
             "decrypt-artifact",
             role,
-            "kms:Decrypt",
             lake_key,
-            expected="allow",
+            models,
+            key,
             description="S3 decrypts the artifact for SageMaker",
-            context=kms_via_s3(env, models, key),
         )
         model_prefix = key.split("/", 1)[0]
         env.role_request(
@@ -144,16 +136,13 @@ def _endpoint(env: Environment, endpoint: InferenceEndpoint) -> None:
         _async(env, endpoint, role, name, capture, lake_key, ml_key)
     # ------------------------------------------------------------------ logs, metrics, alarms
     group = f"/aws/sagemaker/Endpoints/{name}"
-    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
-        env.role_request(
-            component,
-            action,
-            role,
-            action,
-            f"{env.log_group_arn(group)}:log-stream:AllTraffic/i-0123456789abcdef0",
-            expected="allow",
-            description="the endpoint's containers log to its log group",
-        )
+    stream = f"{env.log_group_arn(group)}:log-stream:AllTraffic/i-0123456789abcdef0"
+    env.role_allows(
+        component,
+        role,
+        [(a, stream) for a in ("logs:CreateLogStream", "logs:PutLogEvents")],
+        description="the endpoint's containers log to its log group",
+    )
     env.role_request(
         component,
         "instance-metrics",
@@ -190,14 +179,8 @@ def _endpoint(env: Environment, endpoint: InferenceEndpoint) -> None:
             expected="allow",
             description="SageMaker reads the rollback alarms while it bakes a deployment",
         )
-    env.role_request(
-        component,
-        "attach-to-vpc",
-        role,
-        "ec2:CreateNetworkInterface",
-        f"arn:{PARTITION}:ec2:{env.region}:{env.account}:network-interface/eni-0123456789abcdef0",
-        expected="allow",
-        description="SageMaker creates the model's network interfaces in the isolated subnets",
+    env.creates_network_interfaces(
+        component, role, description="SageMaker creates the model's network interfaces in the isolated subnets"
     )
     if endpoint.model_monitor is not None:
         _monitor(env, endpoint, stack_id, cid, name, models, capture, lake_key, ml_key)
@@ -218,14 +201,13 @@ def _async(env, endpoint, role, name, capture, lake_key, ml_key) -> None:
         description="SageMaker reads an asynchronous request's input payload",
     )
     for key_name, key in (("lake", lake_key), ("ml", ml_key)):
-        env.role_request(
+        env.s3_decrypts(
             component,
             f"decrypt-async-input-{key_name}",
             role,
-            "kms:Decrypt",
             key,
-            expected="allow",
-            context=kms_via_s3(env, capture, request),
+            capture,
+            request,
             description=f"S3 decrypts an input payload encrypted with the {key_name} key (the bucket accepts both)",
         )
     result = s3_object(capture, f"{name}/{options.output_prefix}/result-0001.out")
@@ -273,7 +255,7 @@ def _async(env, endpoint, role, name, capture, lake_key, ml_key) -> None:
             "kms:GenerateDataKey",
             key,
             expected="allow",
-            context={"kms:ViaService": f"sns.{env.region}.amazonaws.com", "kms:CallerAccount": env.account},
+            context=kms_via(env, "sns"),
             description="SNS encrypts the notification with the topic's key for SageMaker",
         )
 
@@ -305,14 +287,13 @@ def _monitor(env, endpoint, stack_id, cid, name, models, capture, lake_key, ml_k
         endpoint="s3",
         description="the job reads captured requests",
     )
-    env.role_request(
+    env.s3_decrypts(
         component,
         "decrypt-capture",
         role,
-        "kms:Decrypt",
         ml_key,
-        expected="allow",
-        context=kms_via_s3(env, capture, captured),
+        capture,
+        captured,
         description="S3 decrypts captured data for the job",
     )
     for key in (monitor.baseline_statistics_key, monitor.baseline_constraints_key):
@@ -326,15 +307,9 @@ def _monitor(env, endpoint, stack_id, cid, name, models, capture, lake_key, ml_k
             endpoint="s3",
             description="the job reads the baseline",
         )
-    env.role_request(
-        component,
-        "decrypt-baseline",
-        role,
-        "kms:Decrypt",
-        lake_key,
-        expected="allow",
-        context=kms_via_s3(env, models, monitor.baseline_statistics_key),
-        description="S3 decrypts the baseline",
+    baseline = monitor.baseline_statistics_key
+    env.s3_decrypts(
+        component, "decrypt-baseline", role, lake_key, models, baseline, description="S3 decrypts the baseline"
     )
     report = s3_object(capture, f"{name}/monitoring/data-quality/2026/11/30/12/constraint_violations.json")
     env.role_request(
@@ -470,13 +445,13 @@ def add_cross_environment(consumer: Environment, owner: Environment) -> None:
             expected="deny",
             description=f"{consumer.name}'s {endpoint.name} endpoint cannot read {owner.name}'s models",
         )
-        owner.role_request(
+        owner.s3_decrypts(
             component,
             f"{endpoint.name}-decrypts",
             role,
-            "kms:Decrypt",
             owner_lake_key,
+            models,
+            key,
             expected="deny",
-            context=kms_via_s3(owner, models, key),
             description=f"{consumer.name}'s {endpoint.name} endpoint cannot decrypt with {owner.name}'s lake key",
         )
