@@ -3,12 +3,13 @@ that add the context keys AWS puts into each kind of request."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ml_platform.environment import EnvironmentConfig
 from ml_platform.lake.config import bucket_name
+from scripts.flows.catalogue.context import kms_via, kms_via_s3
 from scripts.flows.model import ANONYMOUS, Expected, Flow
 from scripts.flows.templates import PARTITION, Deployment, Principal, StackView
 
@@ -395,38 +396,3 @@ def _account_of(arn: str, default: str) -> str:
             if len(piece) == 12 and piece.isdigit():
                 return piece
     return default
-
-
-def s3_object(bucket: str, key: str) -> str:
-    return f"arn:{PARTITION}:s3:::{bucket}/{key}"
-
-
-def s3_bucket(bucket: str) -> str:
-    return f"arn:{PARTITION}:s3:::{bucket}"
-
-
-def kms_via_s3(env: Environment, bucket: str, key: str = "") -> dict[str, str]:
-    """What S3 adds when it calls KMS for an SSE-KMS object of ``bucket``: the calling service and, as
-    encryption context, the bucket ARN with an S3 Bucket Key (S3 User Guide, "Reducing the cost of SSE-KMS
-    with Amazon S3 Bucket Keys": "the bucket ARN is used as encryption context"), else the object ARN."""
-    context_arn = s3_bucket(bucket) if env.bucket_key_enabled(bucket) else s3_object(bucket, key)
-    return {**kms_via(env, "s3"), "kms:EncryptionContext:aws:s3:arn": context_arn}
-
-
-def kms_via(env: Environment, service: str) -> dict[str, str]:
-    """What an AWS service adds when it calls KMS for a caller of ``env``'s account (``kms:ViaService`` is
-    ``<service>.<region>.amazonaws.com``)."""
-    return {"kms:ViaService": f"{service}.{env.region}.amazonaws.com", "kms:CallerAccount": env.account}
-
-
-def sse_kms(key_arn: str) -> dict[str, str]:
-    """The encryption headers of a PutObject that asks for SSE-KMS with ``key_arn`` (Firehose's
-    KMSEncryptionConfig, SageMaker's KmsKeyId): S3 exposes them as condition keys."""
-    return {
-        "s3:x-amz-server-side-encryption": "aws:kms",
-        "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn,
-    }
-
-
-def names(items: Sequence[Any]) -> list[str]:
-    return [str(item) for item in items]

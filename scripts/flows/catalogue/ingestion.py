@@ -10,7 +10,8 @@ keys on its behalf.
 from __future__ import annotations
 
 from ml_platform.core import firehose_layout
-from scripts.flows.catalogue.base import OTHER_ACCOUNT, Environment, kms_via, kms_via_s3, s3_object, sse_kms
+from scripts.flows.catalogue.base import OTHER_ACCOUNT, Environment
+from scripts.flows.catalogue.context import kms_via, kms_via_s3, s3_object, sse_kms
 from scripts.flows.templates import PARTITION
 
 PREFIXES = {

@@ -4,7 +4,8 @@ the curated crawler, and Athena queries through the data lake's grant helpers.""
 from __future__ import annotations
 
 from ml_platform.lake.config import DATA_ZONES
-from scripts.flows.catalogue.base import OTHER_ACCOUNT, Environment, kms_via_s3, s3_bucket, s3_object, sse_kms
+from scripts.flows.catalogue.base import OTHER_ACCOUNT, Environment
+from scripts.flows.catalogue.context import kms_via_s3, s3_bucket, s3_object, sse_kms
 from scripts.flows.templates import PARTITION
 
 

@@ -9,7 +9,8 @@ calls of workloads in the VPC to the other services.
 from __future__ import annotations
 
 from ml_platform.core.images import MODEL_MONITOR_REGISTRY_ACCOUNTS, MODEL_MONITOR_REPOSITORY
-from scripts.flows.catalogue.base import OTHER_ACCOUNT, Environment, s3_bucket, s3_object
+from scripts.flows.catalogue.base import OTHER_ACCOUNT, Environment
+from scripts.flows.catalogue.context import s3_bucket, s3_object
 from scripts.flows.templates import PARTITION
 
 # Per interface endpoint: (action, resource ARN template) of a typical call by a workload in the VPC.
