@@ -7,6 +7,8 @@ Source (CodeConnections) → Synth (installs the project, ``make test``, ``npx c
 Cross-account: the target accounts are bootstrapped with ``cdk bootstrap --trust <pipeline account>``; the
 pipeline assumes their bootstrap deploy roles (CloudFormation) and file-publishing roles (assets), and the
 validation step their read-only lookup role.
+
+The findings on what CDK Pipelines generates are acknowledged in ``generated_findings.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-import jsii
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
@@ -25,12 +26,18 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
-from constructs import Construct, IValidation
+from constructs import Construct
 
 from ml_platform.delivery.config import PipelineConfig, lookup_role_arn
+from ml_platform.delivery.generated_findings import acknowledge_generated
 from ml_platform.environment import EnvironmentConfig
-from ml_platform.shared.compliance import acknowledge, flatten_reference
-from ml_platform.shared.encrypted_bucket import acknowledge_log_target_controls, event_bridge_notifications
+from ml_platform.shared.compliance import acknowledge_finding
+from ml_platform.shared.encrypted_bucket import (
+    AccessLogBucket,
+    EncryptedBucket,
+    event_bridge_notifications,
+    tiering_rule,
+)
 from ml_platform.shared.kms_keys import KeyPurpose, PlatformKey, deny_grants_except_for_aws_services
 from ml_platform.shared.log_retention import retention
 from ml_platform.stage import PlatformStage
@@ -98,20 +105,19 @@ class PipelineStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.RETAIN,
         ).key
         self.access_log_bucket = _access_log_bucket(self, "ArtifactAccessLogs")
-        self.artifact_bucket = s3.Bucket(
+        # Object Lock is on (Control Tower CT.S3.PR.9) without a default retention, so nothing is locked.
+        self.artifact_bucket = EncryptedBucket(
             self,
             "ArtifactBucket",
-            encryption=s3.BucketEncryption.KMS,
             encryption_key=self.artifact_key,
-            bucket_key_enabled=True,
-            server_access_logs_bucket=self.access_log_bucket,
-            server_access_logs_prefix="artifacts/",
+            access_log_bucket=self.access_log_bucket,
+            access_log_prefix="artifacts/",
             lifecycle_rules=[_OLD_ARTIFACTS],
-            # Control Tower CT.S3.PR.9; no default retention, so nothing is locked.
-            object_lock_enabled=True,
-            **_BUCKET_PROPS,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            # CodePipeline and CodeBuild choose the encryption headers of their artifact puts themselves.
+            deny_other_put_encryption=False,
+            partitioned_access_logs=False,
         )
-        event_bridge_notifications(self.artifact_bucket)
         _acknowledge_no_replication(self.artifact_bucket)
         self.build_log_group = logs.LogGroup(
             self,
@@ -188,7 +194,7 @@ class PipelineStack(cdk.Stack):
                 "cost-center": config.tags.cost_center,
             }.items():
                 cdk.Tags.of(stack).add(key, value)
-        self._acknowledge_generated()
+        acknowledge_generated(self)
 
     def _lint_clean_pipeline_resource(self) -> None:
         """Two cfn-lint findings on the generated AWS::CodePipeline::Pipeline, fixed in the template:
@@ -293,64 +299,6 @@ class PipelineStack(cdk.Stack):
             role_policy_statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[role_arn])],
         )
 
-    def _acknowledge_generated(self) -> None:
-        """Findings on what CDK Pipelines generates and this stack cannot change (also in docs/delivery.md).
-
-        Acknowledged per resource with the exact finding id. The IAM5 wildcard findings are computed from
-        the synthesized policy documents (a construct validation, after CDK Pipelines has added every
-        statement) and acknowledged only when they match one of the known generated patterns below; any
-        other wildcard stays a finding.
-        """
-        for construct in self.pipeline.node.find_all():
-            if isinstance(construct, iam.CfnPolicy):
-                for rule in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
-                    acknowledge(construct, f"{rule}-IAMNoInlinePolicy", INLINE_POLICY_REASON)
-            elif isinstance(construct, codebuild.CfnProject):
-                for rule in ("HIPAA.Security", "PCI.DSS.321"):
-                    acknowledge(construct, f"{rule}-CodeBuildProjectSourceRepoUrl", SOURCE_REPO_URL_REASON)
-        self.node.add_validation(_GeneratedWildcards(self))
-
-
-# ---------------------------------------------------------------------------------------------------- findings
-INLINE_POLICY_REASON = (
-    "CDK Pipelines creates this role and adds its grants (artifact bucket and key, its CodeBuild project, "
-    "the target accounts' bootstrap roles) as the role's default inline policy; the library offers no "
-    "customer-managed-policy option. Every statement is scoped to the pipeline's own resources."
-)
-SOURCE_REPO_URL_REASON = (
-    "The project's source type is CODEPIPELINE: it receives the checked-out source as a pipeline artifact "
-    "from the encrypted artifact bucket, so it has no repository URL and no OAuth credential to configure; "
-    "the repository is reached only through the source action's CodeConnections connection."
-)
-_S3_GRANT_GROUPS = frozenset({"s3:Abort*", "s3:DeleteObject*", "s3:GetBucket*", "s3:GetObject*", "s3:List*"})
-_KMS_GRANT_GROUPS = frozenset({"kms:GenerateDataKey*", "kms:ReEncrypt*"})
-_KMS_ARTIFACT_ACTIONS = frozenset(
-    {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"}
-)
-_REASONS = {
-    "replica-key": "An environment outside the pipeline's region uses an artifact store in its region whose key "
-    "lives in CodePipeline's support stack there and is referenced by alias; CDK can grant an alias-referenced "
-    "key of another region only on '*'. The actions are the artifact encryption actions and each key's policy "
-    "still decides who may use it.",
-    "s3-actions": "Bucket.grantRead/grantReadWrite, which CDK Pipelines calls for every pipeline role, expand to "
-    "these S3 action groups; the statement is limited to the pipeline's own artifact buckets and their objects.",
-    "kms-actions": "Key grants that CDK Pipelines makes for artifact encryption expand to these KMS action "
-    "groups; the statement is limited to the pipeline's artifact keys.",
-    "artifact-objects": "Pipeline artifacts are objects whose keys CodePipeline generates per execution, so "
-    "access is granted on the objects of the pipeline's own artifact buckets only.",
-    "project-logs": "Every CodeBuild project grants itself its default log group /aws/codebuild/<project> and "
-    "report groups <project>-*; both names are derived from this project only (generated by the library).",
-    "asset-logs": "The asset-publishing role is one role shared by every asset project CDK Pipelines may add, "
-    "so the library grants CodeBuild log groups and report groups of this account and region.",
-    "asset-builds": "The asset-publishing role is also the CodePipeline action role that starts the asset "
-    "builds; CDK Pipelines grants it the build actions on '*' because asset projects are added on the fly.",
-    "bootstrap-roles": "Self-mutation runs `cdk deploy` of the pipeline stack, which assumes the pipeline "
-    "account's CDK bootstrap roles; the grant is limited by the iam:ResourceTag/aws-cdk:bootstrap-role "
-    "condition to the deploy, file-publishing and image-publishing roles.",
-    "cli-describe": "The CDK CLI in the self-mutation step reads stack state (cloudformation:DescribeStacks) and "
-    "lists buckets (s3:ListBucket); CDK Pipelines grants these read-only actions on '*'.",
-}
-
 
 # Pipeline artifacts are rebuilt by re-running the pipeline: old versions go after 30 days.
 _OLD_ARTIFACTS = s3.LifecycleRule(
@@ -359,63 +307,26 @@ _OLD_ARTIFACTS = s3.LifecycleRule(
     abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
 )
 
-_BUCKET_PROPS: dict[str, Any] = {
-    "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
-    "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-    "enforce_ssl": True,
-    "minimum_tls_version": 1.2,
-    "versioned": True,
-    "removal_policy": cdk.RemovalPolicy.RETAIN,
-}
 
-
-def _access_log_bucket(scope: Construct, construct_id: str) -> s3.Bucket:
-    """Target of a pipeline bucket's server access logs: SSE-S3 (the only default encryption S3 log
-    delivery supports), versioned, TLS-only, private, events to EventBridge; logs expire after a year."""
-    bucket = s3.Bucket(
+def _access_log_bucket(scope: Construct, construct_id: str) -> AccessLogBucket:
+    """Target of a pipeline bucket's server access logs (retained); logs expire after a year."""
+    bucket = AccessLogBucket(
         scope,
         construct_id,
-        encryption=s3.BucketEncryption.S3_MANAGED,
-        lifecycle_rules=[
-            s3.LifecycleRule(
-                id="expiry",
-                expiration=cdk.Duration.days(365),
-                noncurrent_version_expiration=cdk.Duration.days(30),
-                abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
-            )
-        ],
-        **_BUCKET_PROPS,
+        lifecycle_rules=[tiering_rule(rule_id="expiry", expire_after_days=365, noncurrent_expire_after_days=30)],
+        removal_policy=cdk.RemovalPolicy.RETAIN,
     )
-    for rule in (
-        "HIPAA.Security-S3DefaultEncryptionKMS",
-        "NIST.800.53.R5-S3DefaultEncryptionKMS",
-        "PCI.DSS.321-S3DefaultEncryptionKMS",
-    ):
-        acknowledge(
-            bucket,
-            rule,
-            "S3 server access logging supports only SSE-S3 default encryption on the log target bucket; SSE-KMS "
-            "is not supported (AWS S3 User Guide, enable-server-access-logging), so this bucket uses SSE-S3 and "
-            "TLS-only access.",
-        )
-    acknowledge_log_target_controls(bucket)
-    event_bridge_notifications(bucket)
     _acknowledge_no_replication(bucket)
     return bucket
 
 
 def _acknowledge_no_replication(bucket: s3.IBucket) -> None:
-    for rule in (
-        "HIPAA.Security-S3BucketReplicationEnabled",
-        "NIST.800.53.R5-S3BucketReplicationEnabled",
-        "PCI.DSS.321-S3BucketReplicationEnabled",
-    ):
-        acknowledge(
-            bucket,
-            rule,
-            "Pipeline artifacts (and their access logs) are rebuilt from the source repository by re-running the "
-            "pipeline; a replica in a second Region would protect nothing that cannot be regenerated.",
-        )
+    acknowledge_finding(
+        bucket,
+        "S3BucketReplicationEnabled",
+        reason="Pipeline artifacts (and their access logs) are rebuilt from the source repository by re-running "
+        "the pipeline; a replica in a second Region would protect nothing that cannot be regenerated.",
+    )
 
 
 def _join_as_sub(value: object) -> dict[str, str] | None:
@@ -437,83 +348,3 @@ def _join_as_sub(value: object) -> dict[str, str] | None:
 
 def _connection_service(arn: str) -> str:
     return arn.split(":")[2]
-
-
-def _as_list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-@jsii.implements(IValidation)
-class _GeneratedWildcards:
-    """Acknowledges AwsSolutions-IAM5 findings of the policies CDK Pipelines generates, finding by finding,
-    when they match a known generated pattern (``_REASONS``). Runs after the library added every statement."""
-
-    def __init__(self, stack: PipelineStack) -> None:
-        self._stack = stack
-
-    def validate(self) -> list[str]:
-        stack = self._stack
-        bucket = stack.get_logical_id(stack.artifact_bucket.node.default_child)  # type: ignore[arg-type]
-        key = stack.get_logical_id(stack.artifact_key.node.default_child)  # type: ignore[arg-type]
-        projects = {
-            stack.get_logical_id(c) for c in stack.pipeline.node.find_all() if isinstance(c, codebuild.CfnProject)
-        }
-        prefix = f"arn:{stack.config.partition}:"
-        logs_prefix = f"{prefix}logs:{stack.region}:{stack.account}:log-group:/aws/codebuild/"
-        reports_prefix = f"{prefix}codebuild:{stack.region}:{stack.account}:report-group/"
-        project_resources = {f"{logs_prefix}<{p}>:*" for p in projects} | {f"{reports_prefix}<{p}>-*" for p in projects}
-        bucket_resources = {f"<{bucket}.Arn>", f"<{bucket}.Arn>/*"}
-        replica_objects = set()
-        for support in stack.pipeline.pipeline.cross_region_support.values():
-            name = flatten_reference(stack.resolve(support.replication_bucket.bucket_name))
-            replica_objects.add(f"arn:{stack.config.partition}:s3:::{name}/*")
-            bucket_resources |= {
-                f"arn:{stack.config.partition}:s3:::{name}",
-                f"arn:{stack.config.partition}:s3:::{name}/*",
-            }
-        key_resources = {f"<{key}.Arn>"} | ({"*"} if replica_objects else set())
-        for policy in stack.pipeline.node.find_all():
-            if not isinstance(policy, iam.CfnPolicy):
-                continue
-            document = stack.resolve(policy.policy_document)
-            for statement in document.get("Statement", []):
-                if statement.get("Effect") != "Allow":
-                    continue
-                actions = set(_as_list(statement.get("Action", [])))
-                resources = {flatten_reference(r) for r in _as_list(statement.get("Resource", []))}
-                condition = json.dumps(statement.get("Condition", {}))
-                for action in sorted(a for a in actions if "*" in a):
-                    reason = None
-                    if action in _S3_GRANT_GROUPS and resources <= bucket_resources:
-                        reason = _REASONS["s3-actions"]
-                    elif action in _KMS_GRANT_GROUPS and resources <= key_resources:
-                        reason = _REASONS["kms-actions"]
-                    if reason:
-                        acknowledge(policy, f"AwsSolutions-IAM5[Action::{action}]", reason)
-                for resource in sorted(r for r in resources if "*" in r):
-                    reason = None
-                    if resource == f"<{bucket}.Arn>/*" or resource in replica_objects:
-                        reason = _REASONS["artifact-objects"]
-                    elif resource == "*" and replica_objects and actions <= _KMS_ARTIFACT_ACTIONS:
-                        reason = _REASONS["replica-key"]
-                    elif resource in project_resources:
-                        reason = _REASONS["project-logs"]
-                    elif resource in (f"{logs_prefix}*", f"{reports_prefix}*") and "Assets" in policy.node.path:
-                        reason = _REASONS["asset-logs"]
-                    elif (
-                        resource == "*"
-                        and "Assets" in policy.node.path
-                        and actions <= {"codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"}
-                    ):
-                        reason = _REASONS["asset-builds"]
-                    elif (
-                        resource == f"arn:*:iam::{stack.account}:role/*"
-                        and actions == {"sts:AssumeRole"}
-                        and "iam:ResourceTag/aws-cdk:bootstrap-role" in condition
-                    ):
-                        reason = _REASONS["bootstrap-roles"]
-                    elif resource == "*" and actions <= {"cloudformation:DescribeStacks", "s3:ListBucket"}:
-                        reason = _REASONS["cli-describe"]
-                    if reason:
-                        acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
-        return []

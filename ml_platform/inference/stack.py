@@ -17,7 +17,7 @@ from ml_platform.core.instances import InstanceType
 from ml_platform.inference.config import DEFAULT_STACK_GROUP, InferenceEndpoint
 from ml_platform.inference.endpoint import AsyncNotifications, SageMakerEndpoint
 from ml_platform.shared.alarms import notifying_alarm
-from ml_platform.shared.compliance import acknowledge
+from ml_platform.shared.compliance import acknowledge_finding
 from ml_platform.shared.dashboard import DashboardSection, graph
 from ml_platform.shared.dead_letter_queue import DEAD_LETTER_QUEUE_REDRIVE
 from ml_platform.shared.stack import PlatformStack
@@ -126,14 +126,14 @@ class InferenceStack(PlatformStack):
             retention_period=Duration.days(14),
             redrive_allow_policy=DEAD_LETTER_QUEUE_REDRIVE,
         )
-        for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
-            acknowledge(
-                queue,
-                rule,
-                "This queue is itself the dead-letter queue of the endpoint event rules (their targets' "
-                "DeadLetterConfig points here); cdk-nag only recognises SQS-to-SQS redrive, and a DLQ of a DLQ "
-                "has nowhere further to send messages.",
-            )
+        acknowledge_finding(
+            queue,
+            "SQSQueueDLQ",
+            "SQSRedrivePolicy",
+            reason="This queue is itself the dead-letter queue of the endpoint event rules (their targets' "
+            "DeadLetterConfig points here); cdk-nag only recognises SQS-to-SQS redrive, and a DLQ of a DLQ "
+            "has nowhere further to send messages.",
+        )
         notifying_alarm(
             self,
             "UndeliveredEndpointEventsAlarm",

@@ -25,7 +25,7 @@ from ml_platform.lake.config import (
     bucket_name,
     glue_database_name,
 )
-from ml_platform.shared.compliance import acknowledge, acknowledge_resource_wildcards
+from ml_platform.shared.compliance import acknowledge_finding, acknowledge_resource_wildcards
 from ml_platform.shared.dashboard import DashboardSection
 from ml_platform.shared.encrypted_bucket import (
     AccessLogBucket,
@@ -145,12 +145,7 @@ class DataLakeStack(PlatformStack):
             removal_policy=removal,
         )
         for bucket in (*buckets.values(), self.access_log_bucket):
-            for rule in (
-                "HIPAA.Security-S3BucketReplicationEnabled",
-                "NIST.800.53.R5-S3BucketReplicationEnabled",
-                "PCI.DSS.321-S3BucketReplicationEnabled",
-            ):
-                acknowledge(bucket, rule, _REPLICATION_REASON)
+            acknowledge_finding(bucket, "S3BucketReplicationEnabled", reason=_REPLICATION_REASON)
 
         # ------------------------------------------------------------------ catalog
         locations = {

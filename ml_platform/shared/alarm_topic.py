@@ -14,7 +14,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from ml_platform.shared.compliance import acknowledge
+from ml_platform.shared.compliance import acknowledge_finding
 from ml_platform.shared.dead_letter_queue import DEAD_LETTER_QUEUE_REDRIVE
 
 
@@ -95,14 +95,14 @@ class AlarmTopic(Construct):
                 retention_period=Duration.days(14),
                 redrive_allow_policy=DEAD_LETTER_QUEUE_REDRIVE,
             )
-            for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
-                acknowledge(
-                    self.dead_letter_queue,
-                    rule,
-                    "This queue is itself the dead-letter queue of the e-mail subscriptions (their SNS redrive "
-                    "policy points here); cdk-nag only recognises SQS-to-SQS redrive, and a DLQ of a DLQ has "
-                    "nowhere further to send messages.",
-                )
+            acknowledge_finding(
+                self.dead_letter_queue,
+                "SQSQueueDLQ",
+                "SQSRedrivePolicy",
+                reason="This queue is itself the dead-letter queue of the e-mail subscriptions (their SNS redrive "
+                "policy points here); cdk-nag only recognises SQS-to-SQS redrive, and a DLQ of a DLQ has "
+                "nowhere further to send messages.",
+            )
             # SNS moving this topic's undeliverable notifications into the queue uses the key for this topic only
             # (its ARN by name: the topic refers to the key, so the key's policy cannot refer to the topic).
             topic_arn = Stack.of(self).format_arn(service="sns", resource=topic_name)

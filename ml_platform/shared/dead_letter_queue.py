@@ -11,7 +11,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ml_platform.shared.alarms import notifying_alarm
-from ml_platform.shared.compliance import acknowledge
+from ml_platform.shared.compliance import acknowledge_finding
 
 RETENTION = Duration.days(14)
 
@@ -55,14 +55,14 @@ class NotificationDeadLetterQueue(Construct):
             retention_period=RETENTION,
             redrive_allow_policy=DEAD_LETTER_QUEUE_REDRIVE,
         )
-        for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
-            acknowledge(
-                self.queue,
-                rule,
-                f"This queue is itself the dead-letter queue of {source_description} (their DeadLetterConfig or "
-                "RedrivePolicy points here); cdk-nag only recognises SQS-to-SQS redrive, and a DLQ of a DLQ has "
-                "nowhere further to send messages.",
-            )
+        acknowledge_finding(
+            self.queue,
+            "SQSQueueDLQ",
+            "SQSRedrivePolicy",
+            reason=f"This queue is itself the dead-letter queue of {source_description} (their DeadLetterConfig or "
+            "RedrivePolicy points here); cdk-nag only recognises SQS-to-SQS redrive, and a DLQ of a DLQ has "
+            "nowhere further to send messages.",
+        )
         self.alarm: cloudwatch.Alarm | None = None
         if topic is not None:
             self.alarm = notifying_alarm(

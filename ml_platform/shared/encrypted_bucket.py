@@ -19,7 +19,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from ml_platform.shared.compliance import acknowledge, acknowledge_control
+from ml_platform.shared.compliance import acknowledge_control, acknowledge_finding
 from ml_platform.shared.log_retention import retention
 
 # Header condition keys a PutObject request carries when it asks for server-side encryption.
@@ -143,14 +143,15 @@ class AccessLogBucket(s3.Bucket):
         scope: Construct,
         construct_id: str,
         *,
-        bucket_name: str,
         lifecycle_rules: Sequence[s3.LifecycleRule],
         removal_policy: RemovalPolicy,
+        bucket_name: str | None = None,
     ) -> None:
         """
-        :param bucket_name: physical name (stable; changing it replaces the bucket).
         :param lifecycle_rules: e.g. ``tiering_rule(expire_after_days=365, noncurrent_expire_after_days=30)``.
         :param removal_policy: RETAIN keeps the bucket when the stack is deleted; DESTROY empties and deletes it.
+        :param bucket_name: physical name (stable; changing it replaces the bucket). Default: none, CloudFormation
+            generates a unique one (for a bucket nothing outside the stack addresses by name).
         """
         super().__init__(
             scope,
@@ -161,12 +162,7 @@ class AccessLogBucket(s3.Bucket):
             lifecycle_rules=list(lifecycle_rules),
             **_common_props(removal_policy),
         )
-        for rule in (
-            "HIPAA.Security-S3DefaultEncryptionKMS",
-            "NIST.800.53.R5-S3DefaultEncryptionKMS",
-            "PCI.DSS.321-S3DefaultEncryptionKMS",
-        ):
-            acknowledge(self, rule, LOG_TARGET_SSE_S3_REASON)
+        acknowledge_finding(self, "S3DefaultEncryptionKMS", reason=LOG_TARGET_SSE_S3_REASON)
         # No logging finding to acknowledge for cdk-nag: the packs accept a bucket that is itself a log target.
         acknowledge_log_target_controls(self)
         event_bridge_notifications(self)
@@ -178,14 +174,16 @@ class EncryptedBucket(s3.Bucket):
     * SSE-KMS with ``encryption_key`` and S3 Bucket Keys (fewer KMS requests: lower cost, less quota);
       SSE-C blocked.
     * Block Public Access (all four), object ownership BucketOwnerEnforced (ACLs off).
-    * Bucket policy: deny any request without TLS or below TLS 1.2; deny ``s3:PutObject`` that requests an
-      encryption other than ``aws:kms`` (statement ``DenyEncryptionOtherThanSseKms``), and ``aws:kms``
-      puts whose key header is missing or not ``encryption_key``'s ARN (``DenyKmsKeyOtherThanTheBucketKey``;
-      S3 would use the ``aws/s3`` key when the header is missing). A put without any encryption header is
-      allowed and gets the default encryption: Firehose without a KMS config and most SDK clients send none;
-      Firehose's KMSEncryptionConfig and SageMaker data capture send ``aws:kms`` with the key they are
-      configured with, which must be this key's ARN.
-    * Versioning; server access logs to ``access_log_bucket`` under ``access_log_prefix`` (date-partitioned).
+    * Bucket policy: deny any request without TLS or below TLS 1.2. Unless ``deny_other_put_encryption`` is
+      off, also deny ``s3:PutObject`` that requests an encryption other than ``aws:kms`` (statement
+      ``DenyEncryptionOtherThanSseKms``), and ``aws:kms`` puts whose key header is missing or not
+      ``encryption_key``'s ARN (``DenyKmsKeyOtherThanTheBucketKey``; S3 would use the ``aws/s3`` key when the
+      header is missing). A put without any encryption header is allowed and gets the default encryption:
+      Firehose without a KMS config and most SDK clients send none; Firehose's KMSEncryptionConfig and
+      SageMaker data capture send ``aws:kms`` with the key they are configured with, which must be this key's
+      ARN.
+    * Versioning; server access logs to ``access_log_bucket`` under ``access_log_prefix`` (date-partitioned
+      unless ``partitioned_access_logs`` is off).
     * EventBridge notifications on, set directly on the bucket (no notifications custom resource/Lambda).
     * Removal: ``removal_policy``; DESTROY also empties the bucket first (auto-delete custom resource).
     * Object Lock on every versioned bucket (Control Tower CT.S3.PR.9); without ``object_lock_retention_days``
@@ -199,18 +197,21 @@ class EncryptedBucket(s3.Bucket):
         scope: Construct,
         construct_id: str,
         *,
-        bucket_name: str,
         encryption_key: kms.IKey,
         access_log_bucket: s3.IBucket,
         access_log_prefix: str,
         lifecycle_rules: Sequence[s3.LifecycleRule],
         removal_policy: RemovalPolicy,
+        bucket_name: str | None = None,
         versioned: bool = True,
         object_lock_retention_days: int | None = None,
         additional_put_keys: Sequence[kms.IKey] = (),
+        deny_other_put_encryption: bool = True,
+        partitioned_access_logs: bool = True,
     ) -> None:
         """
-        :param bucket_name: physical name (stable; changing it replaces the bucket).
+        :param bucket_name: physical name (stable; changing it replaces the bucket). Default: none, CloudFormation
+            generates a unique one (for a bucket only referenced from its own stack, e.g. the pipeline's artifacts).
         :param encryption_key: the customer-managed key of the bucket's default encryption.
         :param access_log_bucket: where S3 delivers this bucket's server access logs.
         :param access_log_prefix: key prefix of this bucket's logs in ``access_log_bucket`` (ends with ``/``).
@@ -221,6 +222,13 @@ class EncryptedBucket(s3.Bucket):
             SageMaker data capture is configured with). Default: none, only ``encryption_key``.
         :param object_lock_retention_days: a default retention in GOVERNANCE mode for every new object version.
             Default: none. Needs ``versioned``; incompatible with DESTROY (locked versions cannot be emptied).
+        :param deny_other_put_encryption: the two bucket-policy statements that deny puts asking for another
+            encryption or another key. Default: on. Off leaves the bucket to its default encryption and its
+            writers' key grants; for writers whose encryption headers the platform does not set itself (the
+            pipeline's artifact bucket: CodePipeline and CodeBuild write with the artifact store's key).
+        :param partitioned_access_logs: server access log keys partitioned by event date
+            (``<prefix><account>/<region>/<bucket>/<yyyy>/<mm>/<dd>/...``). Default: on. Off: S3's simple
+            ``<prefix><timestamp>-<id>`` keys (the pipeline's artifact bucket keeps the layout it has always had).
         """
         if object_lock_retention_days is not None and not versioned:
             raise ValueError("EncryptedBucket: Object Lock needs versioning (versioned=True)")
@@ -238,7 +246,11 @@ class EncryptedBucket(s3.Bucket):
             versioned=versioned,
             server_access_logs_bucket=access_log_bucket,
             server_access_logs_prefix=access_log_prefix,
-            target_object_key_format=s3.TargetObjectKeyFormat.partitioned_prefix(s3.PartitionDateSource.EVENT_TIME),
+            target_object_key_format=(
+                s3.TargetObjectKeyFormat.partitioned_prefix(s3.PartitionDateSource.EVENT_TIME)
+                if partitioned_access_logs
+                else None
+            ),
             lifecycle_rules=list(lifecycle_rules),
             # Object Lock needs versioning; an unversioned bucket keeps the Control Tower finding (and cdk-nag's).
             object_lock_enabled=True if versioned else None,
@@ -249,6 +261,11 @@ class EncryptedBucket(s3.Bucket):
             ),
             **_common_props(removal_policy),
         )
+        if deny_other_put_encryption:
+            self._deny_other_put_encryption(encryption_key, additional_put_keys)
+        event_bridge_notifications(self)
+
+    def _deny_other_put_encryption(self, encryption_key: kms.IKey, additional_put_keys: Sequence[kms.IKey]) -> None:
         self.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="DenyEncryptionOtherThanSseKms",
@@ -279,7 +296,6 @@ class EncryptedBucket(s3.Bucket):
                 },
             )
         )
-        event_bridge_notifications(self)
 
 
 def event_bridge_notifications(bucket: s3.IBucket) -> None:

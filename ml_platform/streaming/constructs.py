@@ -17,7 +17,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ml_platform.core import firehose_layout
-from ml_platform.shared.compliance import acknowledge, acknowledge_resource_wildcards
+from ml_platform.shared.compliance import acknowledge, acknowledge_finding, acknowledge_resource_wildcards
 from ml_platform.shared.lake_access import TableRef, object_write_statements, table_read_statements
 from ml_platform.shared.log_retention import retention
 from ml_platform.streaming.powertools_layer import PowertoolsLayer
@@ -196,13 +196,12 @@ class TransformFunction(Construct):
         cfn_function = self.function.node.default_child
         cfn_policy = self.policy.node.default_child
         cfn_function.add_override("DependsOn", [Stack.of(self).get_logical_id(cfn_policy)])  # type: ignore[union-attr,arg-type]
-        for rule in ("Serverless-LambdaDLQ", "HIPAA.Security-LambdaDLQ", "NIST.800.53.R5-LambdaDLQ"):
-            acknowledge(
-                self.function,
-                rule,
-                "Firehose invokes the transform synchronously; a dead-letter queue only receives failed asynchronous "
-                "invocations. Records the function rejects or fails on go to the lake's error prefix instead.",
-            )
+        acknowledge_finding(
+            self.function,
+            "LambdaDLQ",
+            reason="Firehose invokes the transform synchronously; a dead-letter queue only receives failed "
+            "asynchronous invocations. Records the function rejects or fails on go to the lake's error prefix instead.",
+        )
 
 
 class DeliveryToLake(Construct):
@@ -407,14 +406,12 @@ class DeliveryToLake(Construct):
         # Firehose validates its role when the stream is created: the policy must exist first.
         self.delivery_stream.node.add_dependency(policy)
         self.delivery_stream_name = delivery_stream_name
-        for rule in ("AwsSolutions-KDF1", "HIPAA.Security-KinesisFirehoseDeliveryStreamEncrypted"):
-            acknowledge(
-                self.delivery_stream,
-                rule,
-                "Firehose server-side encryption cannot be enabled on a delivery stream whose source is a Kinesis "
-                "data stream (DeliveryStreamEncryptionConfigurationInput is rejected for KinesisStreamAsSource); "
-                "records are encrypted at rest by the source stream's CMK and in S3 by the lake CMK.",
-            )
+        no_sse_reason = (
+            "Firehose server-side encryption cannot be enabled on a delivery stream whose source is a Kinesis "
+            "data stream (DeliveryStreamEncryptionConfigurationInput is rejected for KinesisStreamAsSource); "
+            "records are encrypted at rest by the source stream's CMK and in S3 by the lake CMK."
+        )
+        acknowledge_finding(self.delivery_stream, "KinesisDataFirehoseSSE", reason=no_sse_reason)
 
 
 def _param(name: str, value: str) -> firehose.CfnDeliveryStream.ProcessorParameterProperty:

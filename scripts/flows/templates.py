@@ -4,47 +4,32 @@
 ``Fn::GetAtt``, ``Fn::GetStackOutput``, ``Fn::ImportValue``, ``Fn::Join``, ``Fn::Sub``, ``Fn::Select``) to the
 concrete strings AWS would use, with each environment deployed to a fixed account and region. Physical names
 CloudFormation would generate (a role without ``RoleName``, a key id) are replaced by deterministic stand-ins
-derived from the stack and logical id, so every run resolves the same ARNs.
+derived from the stack and logical id, so every run resolves the same ARNs (physical.py).
 
-It also indexes the policies AWS evaluates at run time: each role's identity policies (inline, customer
-managed, AWS managed from :data:`AWS_MANAGED_POLICIES`), its trust policy, and the resource policies of
+It also indexes the policies AWS evaluates at run time (policies.py): each role's identity policies (inline,
+customer managed, AWS managed from :data:`AWS_MANAGED_POLICIES`), its trust policy, and the resource policies of
 buckets, keys, topics and queues, plus the VPC endpoint policies.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scripts.assembly import StackTemplate, read_assembly
-
-PARTITION = "aws"
-URL_SUFFIX = "amazonaws.com"
-
-# AWS managed policies the CDK's own custom-resource providers attach (their documents as AWS publishes them in
-# the AWS Managed Policy Reference Guide). A template naming any other AWS managed policy is an error here, so a
-# new one cannot slip past the flows unevaluated.
-AWS_MANAGED_POLICIES: Mapping[str, dict[str, Any]] = {
-    "service-role/AWSLambdaBasicExecutionRole": {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": "*",
-            }
-        ],
-    },
-}
-
-
-class ResolutionError(ValueError):
-    """A template value the resolver cannot turn into a concrete string."""
+from scripts.flows.physical import PARTITION, URL_SUFFIX, ResolutionError, physical
+from scripts.flows.policies import (
+    AWS_MANAGED_POLICIES,
+    FULL_ACCESS,
+    NamedPolicy,
+    Principal,
+    ResourcePolicy,
+    policy_target,
+    resource_policies_of,
+)
 
 
 @dataclass(frozen=True)
@@ -53,18 +38,6 @@ class Placement:
 
     account: str
     region: str
-
-
-def _stand_in_id(*parts: str) -> str:
-    """A deterministic UUID-shaped id (for KMS key ids and similar generated identifiers)."""
-    digest = hashlib.sha256("/".join(parts).encode()).hexdigest()
-    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
-
-
-def _stand_in_name(stack_name: str, logical_id: str, limit: int = 64) -> str:
-    """The shape CloudFormation gives a generated name: ``<stack>-<logical id>-<suffix>``, cut to ``limit``."""
-    suffix = hashlib.sha256(f"{stack_name}/{logical_id}".encode()).hexdigest()[:12].upper()
-    return f"{stack_name}-{logical_id}"[: limit - 13] + "-" + suffix
 
 
 @dataclass
@@ -154,115 +127,13 @@ class StackView:
             if name in parameters and "Default" in parameters[name]:
                 return parameters[name]["Default"]
             raise ResolutionError(f"{self.stack.stack_name}: Ref to unknown {name}")
-        return self._physical(name, resource, "Ref")
+        return physical(self, name, resource, "Ref")
 
     def _attribute(self, logical_id: str, attribute: str) -> Any:
         resource = self.resources.get(logical_id)
         if resource is None:
             raise ResolutionError(f"{self.stack.stack_name}: GetAtt of unknown {logical_id}")
-        return self._physical(logical_id, resource, attribute)
-
-    # ------------------------------------------------------------------ physical names and ARNs
-    def _name(self, logical_id: str, properties: Mapping[str, Any], key: str, limit: int = 64) -> str:
-        if key in properties:
-            return str(self.resolve(properties[key]))
-        return _stand_in_name(self.stack.stack_name, logical_id, limit)
-
-    def _physical(self, logical_id: str, resource: Mapping[str, Any], attribute: str) -> Any:
-        kind = resource["Type"]
-        props = resource.get("Properties", {})
-        account, region = self.placement.account, self.placement.region
-        arn = f"arn:{PARTITION}"
-        if kind == "AWS::S3::Bucket":
-            name = self._name(logical_id, props, "BucketName", 63).lower()
-            return {"Ref": name, "Arn": f"{arn}:s3:::{name}", "DomainName": f"{name}.s3.{URL_SUFFIX}"}[attribute]
-        if kind == "AWS::KMS::Key":
-            key_id = _stand_in_id(self.stack.stack_name, logical_id, account, region)
-            return {"Ref": key_id, "KeyId": key_id, "Arn": f"{arn}:kms:{region}:{account}:key/{key_id}"}[attribute]
-        if kind == "AWS::IAM::Role":
-            name = self._name(logical_id, props, "RoleName")
-            path = props.get("Path", "/")
-            return {
-                "Ref": name,
-                "RoleId": f"AROA{_stand_in_id(name)[:16].upper()}",
-                "Arn": f"{arn}:iam::{account}:role{path}{name}",
-            }[attribute]
-        if kind == "AWS::IAM::ManagedPolicy" and attribute in ("Ref", "PolicyArn"):
-            name = self._name(logical_id, props, "ManagedPolicyName", 128)
-            return f"{arn}:iam::{account}:policy{props.get('Path', '/')}{name}"
-        if kind == "AWS::SNS::Topic":
-            name = self._name(logical_id, props, "TopicName", 256)
-            topic_arn = f"{arn}:sns:{region}:{account}:{name}"
-            return {"Ref": topic_arn, "TopicArn": topic_arn, "TopicName": name}[attribute]
-        if kind == "AWS::SQS::Queue":
-            name = self._name(logical_id, props, "QueueName", 80)
-            return {
-                "Ref": f"https://sqs.{region}.{URL_SUFFIX}/{account}/{name}",
-                "Arn": f"{arn}:sqs:{region}:{account}:{name}",
-                "QueueName": name,
-            }[attribute]
-        if kind == "AWS::Logs::LogGroup":
-            name = self._name(logical_id, props, "LogGroupName", 512)
-            return {"Ref": name, "Arn": f"{arn}:logs:{region}:{account}:log-group:{name}:*"}[attribute]
-        if kind == "AWS::Logs::LogStream":
-            return self._name(logical_id, props, "LogStreamName", 512)
-        if kind == "AWS::Lambda::Function":
-            name = self._name(logical_id, props, "FunctionName")
-            return {"Ref": name, "Arn": f"{arn}:lambda:{region}:{account}:function:{name}"}[attribute]
-        if kind == "AWS::Kinesis::Stream":
-            name = self._name(logical_id, props, "Name", 128)
-            return {"Ref": name, "Arn": f"{arn}:kinesis:{region}:{account}:stream/{name}"}[attribute]
-        if kind == "AWS::KinesisFirehose::DeliveryStream":
-            name = self._name(logical_id, props, "DeliveryStreamName")
-            return {"Ref": name, "Arn": f"{arn}:firehose:{region}:{account}:deliverystream/{name}"}[attribute]
-        if kind == "AWS::CloudWatch::Alarm":
-            name = self._name(logical_id, props, "AlarmName", 255)
-            return {"Ref": name, "Arn": f"{arn}:cloudwatch:{region}:{account}:alarm:{name}"}[attribute]
-        if kind == "AWS::CloudWatch::CompositeAlarm":
-            name = self._name(logical_id, props, "AlarmName", 255)
-            return {"Ref": name, "Arn": f"{arn}:cloudwatch:{region}:{account}:alarm:{name}"}[attribute]
-        if kind == "AWS::Events::Rule":
-            name = self._name(logical_id, props, "Name")
-            rule_arn = f"{arn}:events:{region}:{account}:rule/{name}"
-            return {"Ref": name, "Arn": rule_arn}[attribute]
-        if kind == "AWS::SageMaker::Endpoint":
-            name = self._name(logical_id, props, "EndpointName", 63)
-            endpoint_arn = f"{arn}:sagemaker:{region}:{account}:endpoint/{name.lower()}"
-            return {"Ref": endpoint_arn, "EndpointName": name}[attribute]
-        if kind == "AWS::SageMaker::EndpointConfig":
-            name = self._name(logical_id, props, "EndpointConfigName", 63)
-            config_arn = f"{arn}:sagemaker:{region}:{account}:endpoint-config/{name.lower()}"
-            return {"Ref": config_arn, "EndpointConfigName": name}[attribute]
-        if kind == "AWS::SageMaker::Model":
-            name = self._name(logical_id, props, "ModelName", 63)
-            return {"Ref": f"{arn}:sagemaker:{region}:{account}:model/{name.lower()}", "ModelName": name}[attribute]
-        if (
-            kind
-            in (
-                "AWS::Glue::Database",
-                "AWS::Glue::Crawler",
-                "AWS::Glue::SecurityConfiguration",
-                "AWS::Athena::WorkGroup",
-            )
-            and attribute == "Ref"
-        ):
-            key = {"AWS::Glue::Database": None}.get(kind, "Name")
-            if key is None:
-                return self.resolve(props["DatabaseInput"]["Name"])
-            return self._name(logical_id, props, key)
-        if kind == "AWS::Glue::Table" and attribute == "Ref":
-            return self.resolve(props["TableInput"]["Name"])
-        if kind == "AWS::EC2::VPCEndpoint" and attribute == "Ref":
-            return "vpce-" + _stand_in_id(self.stack.stack_name, logical_id).replace("-", "")[:17]
-        if kind == "AWS::EC2::VPC" and attribute == "Ref":
-            return "vpc-" + _stand_in_id(self.stack.stack_name, logical_id).replace("-", "")[:17]
-        if kind == "AWS::EC2::SecurityGroup" and attribute == "GroupId":
-            return "sg-" + _stand_in_id(self.stack.stack_name, logical_id).replace("-", "")[:17]
-        if kind == "AWS::EC2::VPC" and attribute == "DefaultSecurityGroup":
-            return "sg-" + _stand_in_id(self.stack.stack_name, logical_id, "default").replace("-", "")[:17]
-        if kind == "AWS::EC2::Subnet" and attribute == "Ref":
-            return "subnet-" + _stand_in_id(self.stack.stack_name, logical_id).replace("-", "")[:17]
-        raise ResolutionError(f"{self.stack.stack_name}: {kind}.{attribute} ({logical_id}) is not modelled")
+        return physical(self, logical_id, resource, attribute)
 
     # ------------------------------------------------------------------ policies in this stack
     def identity_policies(self, role_logical_id: str) -> list[NamedPolicy]:
@@ -296,36 +167,6 @@ class StackView:
                 raise ResolutionError(f"{self.stack.stack_name}/{role_logical_id}: AWS managed policy {name} unknown")
             policies.append(NamedPolicy(name.rsplit("/", 1)[-1], AWS_MANAGED_POLICIES[name]))
         return policies
-
-
-@dataclass(frozen=True)
-class NamedPolicy:
-    name: str
-    document: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Principal:
-    """A role of the templates, resolved: where it is, its ARN and every policy of it AWS evaluates."""
-
-    environment: str
-    stack_id: str
-    logical_id: str
-    arn: str
-    account: str
-    trust_policy: dict[str, Any]
-    identity_policies: tuple[NamedPolicy, ...]
-
-
-@dataclass(frozen=True)
-class ResourcePolicy:
-    """A resource-based policy of the templates (bucket, key, topic, queue) with what it protects."""
-
-    kind: str
-    resource_arn: str
-    name: str
-    document: dict[str, Any]
-    environment: str
 
 
 @dataclass
@@ -424,12 +265,12 @@ class Deployment:
         result: list[ResourcePolicy] = []
         for env in self.environments:
             for view in self.views(env):
-                result.extend(_resource_policies(view))
+                result.extend(resource_policies_of(view))
         return result
 
     def resource_policy(self, resource_arn: str) -> ResourcePolicy | None:
         """The policy protecting ``resource_arn`` (a bucket or object, key, topic, queue or role ARN)."""
-        target = _policy_target(resource_arn)
+        target = policy_target(resource_arn)
         for policy in self._policy_index():
             if policy.resource_arn == target:
                 return policy
@@ -457,67 +298,5 @@ class Deployment:
                 if "PolicyDocument" in props:
                     result[service] = view.resolve(props["PolicyDocument"])
                 else:
-                    result[service] = _FULL_ACCESS
+                    result[service] = FULL_ACCESS
         return result
-
-
-# What an endpoint without a PolicyDocument allows (Amazon VPC: "the default endpoint policy ... full access").
-_FULL_ACCESS = {
-    "Version": "2008-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}],
-}
-
-
-def _policy_target(arn: str) -> str:
-    """The ARN whose resource policy decides: objects → their bucket."""
-    if arn.startswith(f"arn:{PARTITION}:s3:::"):
-        return arn.split("/", 1)[0]
-    return arn
-
-
-def _resource_policies(view: StackView) -> Iterable[ResourcePolicy]:
-    env = view.environment
-    for logical_id, resource in view.resources.items():
-        kind, props = resource["Type"], resource.get("Properties", {})
-        if kind == "AWS::S3::BucketPolicy":
-            name = view.resolve(props["Bucket"])
-            yield ResourcePolicy(
-                "bucket",
-                f"arn:{PARTITION}:s3:::{name}",
-                f"bucket policy {logical_id}",
-                view.resolve(props["PolicyDocument"]),
-                env,
-            )
-        elif kind == "AWS::KMS::Key":
-            yield ResourcePolicy(
-                "key",
-                view.resolve({"Fn::GetAtt": [logical_id, "Arn"]}),
-                f"key policy {logical_id}",
-                view.resolve(props["KeyPolicy"]),
-                env,
-            )
-        elif kind == "AWS::SNS::TopicPolicy":
-            for topic in props["Topics"]:
-                yield ResourcePolicy(
-                    "topic",
-                    view.resolve(topic),
-                    f"topic policy {logical_id}",
-                    view.resolve(props["PolicyDocument"]),
-                    env,
-                )
-        elif kind == "AWS::SQS::QueuePolicy":
-            for queue_url in props["Queues"]:
-                url = view.resolve(queue_url)
-                _, _, host, account, name = url.split("/")
-                region = host.split(".")[1]
-                yield ResourcePolicy(
-                    "queue",
-                    f"arn:{PARTITION}:sqs:{region}:{account}:{name}",
-                    f"queue policy {logical_id}",
-                    view.resolve(props["PolicyDocument"]),
-                    env,
-                )
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)

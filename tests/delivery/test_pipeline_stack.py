@@ -224,6 +224,10 @@ def test_artifact_bucket_and_pipeline_are_encrypted_with_a_rotating_cmk(delivery
     }
     assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
     assert "LoggingConfiguration" in bucket
+    # And SSE-C is blocked on it and on its access-log bucket (EncryptedBucket, AccessLogBucket)
+    for props in (bucket, delivery.resources[_logical_id(delivery, delivery.stack.access_log_bucket)]["Properties"]):
+        (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["BlockedEncryptionTypes"] == {"EncryptionType": ["SSE-C"]}
     # And the pipeline's artifact store in its own region uses the bucket and the key
     (pipeline,) = delivery.of_type("AWS::CodePipeline::Pipeline").values()
     stores = {s["Region"]: s["ArtifactStore"] for s in pipeline["Properties"]["ArtifactStores"]}

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.run import HEADROOM_GOAL, Headroom, max_endpoints_per_group, per_endpoint_costs
+from benchmarks.analysis import HEADROOM_GOAL, Headroom, max_endpoints_per_group, per_endpoint_costs
 from benchmarks.scale import PER_ENDPOINT_GROUPS, per_endpoint_environment
 from ml_platform.app import build_platform
 from ml_platform.core.errors import ConfigError

@@ -227,6 +227,30 @@ def test_object_lock_without_versioning_or_with_destroy_is_refused(tmp_path):
         )
 
 
+def test_unnamed_bucket_without_put_denies_or_partitioned_logs_keeps_the_other_defaults(tmp_path):
+    # Given both buckets without a name, and a data bucket with both opt-outs (the pipeline's artifact store)
+    stack = Stack(new_app(tmp_path), "Artifacts")
+    logs = AccessLogBucket(stack, "Logs", lifecycle_rules=[], removal_policy=RemovalPolicy.RETAIN)
+    EncryptedBucket(
+        stack, "Data", encryption_key=kms.Key(stack, "LakeKey"), access_log_bucket=logs, access_log_prefix="a/",
+        lifecycle_rules=[], removal_policy=RemovalPolicy.RETAIN, deny_other_put_encryption=False,
+        partitioned_access_logs=False,
+    )  # fmt: skip
+    template = Template.from_stack(stack).to_json()
+    data, log = (_resource(template, prefix, "AWS::S3::Bucket")["Properties"] for prefix in ("Data", "Logs"))
+    # Then CloudFormation names them, and the logs use S3's simple key format
+    assert "BucketName" not in data and "BucketName" not in log
+    logs_id = _lid(template, "Logs")
+    assert data["LoggingConfiguration"] == {"DestinationBucketName": {"Ref": logs_id}, "LogFilePrefix": "a/"}
+    # And the policy has no put-encryption denies but keeps TLS-only; SSE-C stays blocked on both buckets
+    statements = _resource(template, "Data", "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    assert [s.get("Sid") for s in statements if s.get("Sid", "").startswith("Deny")] == []
+    assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
+    for props in (data, log):
+        (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["BlockedEncryptionTypes"] == {"EncryptionType": ["SSE-C"]}
+
+
 # --------------------------------------------------------------------------------------- access-log bucket
 def test_access_log_bucket_uses_sse_s3_and_lets_only_s3_logging_of_this_account_write(retained):
     resource = _resource(retained, "Logs", "AWS::S3::Bucket")

@@ -1,4 +1,4 @@
-"""The benchmark's pure computations and its scale generator (benchmarks/run.py, benchmarks/scale.py).
+"""The benchmark's pure computations and its scale generator (benchmarks/analysis.py, benchmarks/scale.py).
 
 No timing is asserted here, ever: the benchmark's times are reported by `make bench`, not tested.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.run import (
+from benchmarks.analysis import (
     Headroom,
     TemplateCost,
     alternation,

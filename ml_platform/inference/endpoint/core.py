@@ -36,7 +36,7 @@ from ml_platform.inference.endpoint.guardrails import DeploymentGuardrails
 from ml_platform.inference.endpoint.metrics import VariantMetrics
 from ml_platform.inference.endpoint.monitor import DataQualityMonitor, selection_kwargs
 from ml_platform.inference.endpoint.role import AsyncNotifications, ExecutionRole
-from ml_platform.shared.compliance import acknowledge
+from ml_platform.shared.compliance import acknowledge_finding
 from ml_platform.shared.log_retention import retention
 
 
@@ -217,12 +217,7 @@ class SageMakerEndpoint(Construct):
                 else "Serverless variants have no ML storage volume to encrypt and the service does not accept "
                 "a KMS volume key for them (Serverless Inference feature exclusions)."
             )
-            for rule in (
-                "HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured",
-                "NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured",
-                "PCI.DSS.321-SageMakerEndpointConfigurationKMSKeyConfigured",
-            ):
-                acknowledge(self.endpoint_config, rule, reason)
+            acknowledge_finding(self.endpoint_config, "SageMakerEndpointConfigurationKMSKeyConfigured", reason=reason)
 
         # ---------------------------------------------------------------- guardrail and its rollback alarms
         # The rollback alarms watch the new fleet only: the configuration this stack deploys.

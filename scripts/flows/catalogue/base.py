@@ -3,12 +3,13 @@ that add the context keys AWS puts into each kind of request."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ml_platform.environment import EnvironmentConfig
 from ml_platform.lake.config import bucket_name
+from scripts.flows.catalogue.context import kms_via, kms_via_s3
 from scripts.flows.model import ANONYMOUS, Expected, Flow
 from scripts.flows.templates import PARTITION, Deployment, Principal, StackView
 
@@ -201,6 +202,65 @@ class Environment:
             unverified=unverified,
         )
 
+    def role_allows(
+        self,
+        component: str,
+        role: Principal,
+        requests: Iterable[tuple[str, str]],
+        *,
+        description: str,
+        name_prefix: str = "",
+    ) -> list[Flow]:
+        """``role`` may make each request ``(action, resource)``: one allowed flow each, named
+        ``<name_prefix><action>``."""
+        return [
+            self.role_request(
+                component, f"{name_prefix}{action}", role, action, resource, expected="allow", description=description
+            )
+            for action, resource in requests
+        ]
+
+    def creates_network_interfaces(self, component: str, role: Principal, *, description: str) -> Flow:
+        """``role`` may create network interfaces in this account: what Lambda and SageMaker do with the role of a
+        function or model in the VPC's subnets."""
+        eni = f"arn:{PARTITION}:ec2:{self.region}:{self.account}:network-interface/eni-0123456789abcdef0"
+        return self.role_request(
+            component,
+            "attach-to-vpc",
+            role,
+            "ec2:CreateNetworkInterface",
+            eni,
+            expected="allow",
+            description=description,
+        )
+
+    def s3_decrypts(
+        self,
+        component: str,
+        name: str,
+        role: Principal,
+        key_arn: str,
+        bucket: str,
+        object_key: str = "",
+        *,
+        description: str,
+        expected: Expected = "allow",
+        context: Mapping[str, Any] | None = None,
+    ) -> Flow:
+        """S3 decrypts an SSE-KMS object of ``bucket`` that ``role`` reads: ``kms:Decrypt`` of ``key_arn`` with the
+        context S3 adds (:func:`kms_via_s3`) and ``context``."""
+        return self.role_request(
+            component, name, role, "kms:Decrypt", key_arn, expected=expected, description=description,
+            context={**kms_via_s3(self, bucket, object_key), **(context or {})},
+        )  # fmt: skip
+
+    def decrypts_catalog(self, component: str, role: Principal, *, description: str) -> Flow:
+        """``role`` may read the encrypted Data Catalog: Glue decrypts with the lake key on its behalf."""
+        return self.role_request(
+            component, "decrypt-catalog", role, "kms:Decrypt", self.key_arn("DataLakeKey"), expected="allow",
+            description=description, context=kms_via(self, "glue"),
+        )  # fmt: skip
+
     def service_request(
         self,
         component: str,
@@ -336,36 +396,3 @@ def _account_of(arn: str, default: str) -> str:
             if len(piece) == 12 and piece.isdigit():
                 return piece
     return default
-
-
-def s3_object(bucket: str, key: str) -> str:
-    return f"arn:{PARTITION}:s3:::{bucket}/{key}"
-
-
-def s3_bucket(bucket: str) -> str:
-    return f"arn:{PARTITION}:s3:::{bucket}"
-
-
-def kms_via_s3(env: Environment, bucket: str, key: str = "") -> dict[str, str]:
-    """What S3 adds when it calls KMS for an SSE-KMS object of ``bucket``: the calling service and, as
-    encryption context, the bucket ARN with an S3 Bucket Key (S3 User Guide, "Reducing the cost of SSE-KMS
-    with Amazon S3 Bucket Keys": "the bucket ARN is used as encryption context"), else the object ARN."""
-    context_arn = s3_bucket(bucket) if env.bucket_key_enabled(bucket) else s3_object(bucket, key)
-    return {
-        "kms:ViaService": f"s3.{env.region}.amazonaws.com",
-        "kms:CallerAccount": env.account,
-        "kms:EncryptionContext:aws:s3:arn": context_arn,
-    }
-
-
-def sse_kms(key_arn: str) -> dict[str, str]:
-    """The encryption headers of a PutObject that asks for SSE-KMS with ``key_arn`` (Firehose's
-    KMSEncryptionConfig, SageMaker's KmsKeyId): S3 exposes them as condition keys."""
-    return {
-        "s3:x-amz-server-side-encryption": "aws:kms",
-        "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn,
-    }
-
-
-def names(items: Sequence[Any]) -> list[str]:
-    return [str(item) for item in items]

@@ -1,5 +1,5 @@
 """SageMaker endpoints: the execution role (image, artifacts, capture, asynchronous inference, logs, metrics,
-rollback alarms), the data-quality monitor's role, and what neither may do.
+rollback alarms) and what it may not do; the data-quality monitor's role is in model_monitor.py.
 
 SageMaker uses the execution role to pull the image and download the model data when it launches an instance
 (SageMaker developer guide, "How to use SageMaker AI execution roles", CreateModel API: Execution Role
@@ -9,10 +9,10 @@ Permissions); a model with a VPC configuration downloads through the VPC, i.e. t
 
 from __future__ import annotations
 
-from ml_platform.core.images import model_monitor_image_uri
 from ml_platform.inference.config import InferenceEndpoint, inference_stack_id
-from ml_platform.inference.config.endpoint import ECR_IMAGE_URI
-from scripts.flows.catalogue.base import PERMISSIVE, Environment, kms_via_s3, s3_bucket, s3_object, sse_kms
+from scripts.flows.catalogue import model_monitor
+from scripts.flows.catalogue.base import Environment
+from scripts.flows.catalogue.context import kms_via, kms_via_s3, repository_arn, s3_object, sse_kms
 from scripts.flows.templates import PARTITION
 
 
@@ -23,12 +23,6 @@ def _construct_id(name: str) -> str:
 def add(env: Environment) -> None:
     for endpoint in env.config.inference.endpoints:
         _endpoint(env, endpoint)
-
-
-def _repository_arn(image_uri: str) -> str:
-    match = ECR_IMAGE_URI.match(image_uri) or ECR_IMAGE_URI.match(image_uri + ":latest")
-    assert match, image_uri
-    return f"arn:{PARTITION}:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
 
 
 def _endpoint(env: Environment, endpoint: InferenceEndpoint) -> None:
@@ -51,16 +45,9 @@ def _endpoint(env: Environment, endpoint: InferenceEndpoint) -> None:
         expected="allow",
         description="SageMaker authenticates to ECR for the model image",
     )
-    for action in ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"):
-        env.role_request(
-            component,
-            action,
-            role,
-            action,
-            _repository_arn(endpoint.image_uri),
-            expected="allow",
-            description="SageMaker pulls the model image",
-        )
+    repository = repository_arn(endpoint.image_uri)
+    pulls = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+    env.role_allows(component, role, [(a, repository) for a in pulls], description="SageMaker pulls the model image")
     # ------------------------------------------------------------------ model artifact
     if endpoint.model_data_key is not None:
         key = endpoint.model_data_key
@@ -74,15 +61,14 @@ def _endpoint(env: Environment, endpoint: InferenceEndpoint) -> None:
             endpoint="s3",
             description="SageMaker downloads the model artifact through the S3 gateway endpoint",
         )
-        env.role_request(
+        env.s3_decrypts(
             component,
             "decrypt-artifact",
             role,
-            "kms:Decrypt",
             lake_key,
-            expected="allow",
+            models,
+            key,
             description="S3 decrypts the artifact for SageMaker",
-            context=kms_via_s3(env, models, key),
         )
         model_prefix = key.split("/", 1)[0]
         env.role_request(
@@ -145,16 +131,13 @@ def _endpoint(env: Environment, endpoint: InferenceEndpoint) -> None:
         _async(env, endpoint, role, name, capture, lake_key, ml_key)
     # ------------------------------------------------------------------ logs, metrics, alarms
     group = f"/aws/sagemaker/Endpoints/{name}"
-    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
-        env.role_request(
-            component,
-            action,
-            role,
-            action,
-            f"{env.log_group_arn(group)}:log-stream:AllTraffic/i-0123456789abcdef0",
-            expected="allow",
-            description="the endpoint's containers log to its log group",
-        )
+    stream = f"{env.log_group_arn(group)}:log-stream:AllTraffic/i-0123456789abcdef0"
+    env.role_allows(
+        component,
+        role,
+        [(a, stream) for a in ("logs:CreateLogStream", "logs:PutLogEvents")],
+        description="the endpoint's containers log to its log group",
+    )
     env.role_request(
         component,
         "instance-metrics",
@@ -191,17 +174,11 @@ def _endpoint(env: Environment, endpoint: InferenceEndpoint) -> None:
             expected="allow",
             description="SageMaker reads the rollback alarms while it bakes a deployment",
         )
-    env.role_request(
-        component,
-        "attach-to-vpc",
-        role,
-        "ec2:CreateNetworkInterface",
-        f"arn:{PARTITION}:ec2:{env.region}:{env.account}:network-interface/eni-0123456789abcdef0",
-        expected="allow",
-        description="SageMaker creates the model's network interfaces in the isolated subnets",
+    env.creates_network_interfaces(
+        component, role, description="SageMaker creates the model's network interfaces in the isolated subnets"
     )
     if endpoint.model_monitor is not None:
-        _monitor(env, endpoint, stack_id, cid, name, models, capture, lake_key, ml_key)
+        model_monitor.add(env, endpoint, role=env.role(stack_id, f"{cid}MonitorRole"), name=name)
 
 
 def _async(env, endpoint, role, name, capture, lake_key, ml_key) -> None:
@@ -219,14 +196,13 @@ def _async(env, endpoint, role, name, capture, lake_key, ml_key) -> None:
         description="SageMaker reads an asynchronous request's input payload",
     )
     for key_name, key in (("lake", lake_key), ("ml", ml_key)):
-        env.role_request(
+        env.s3_decrypts(
             component,
             f"decrypt-async-input-{key_name}",
             role,
-            "kms:Decrypt",
             key,
-            expected="allow",
-            context=kms_via_s3(env, capture, request),
+            capture,
+            request,
             description=f"S3 decrypts an input payload encrypted with the {key_name} key (the bucket accepts both)",
         )
     result = s3_object(capture, f"{name}/{options.output_prefix}/result-0001.out")
@@ -274,163 +250,9 @@ def _async(env, endpoint, role, name, capture, lake_key, ml_key) -> None:
             "kms:GenerateDataKey",
             key,
             expected="allow",
-            context={"kms:ViaService": f"sns.{env.region}.amazonaws.com", "kms:CallerAccount": env.account},
+            context=kms_via(env, "sns"),
             description="SNS encrypts the notification with the topic's key for SageMaker",
         )
-
-
-def _monitor(env, endpoint, stack_id, cid, name, models, capture, lake_key, ml_key) -> None:
-    component = f"monitor-{endpoint.name}"
-    role = env.role(stack_id, f"{cid}MonitorRole")
-    monitor = endpoint.model_monitor
-    env.assumed_by(component, "sagemaker.amazonaws.com", role, description="SageMaker assumes the monitor's role")
-    captured = s3_object(capture, f"{name}/data-capture/AllTraffic/2026/11/30/12/capture.jsonl")
-    env.role_request(
-        component,
-        "list-capture",
-        role,
-        "s3:ListBucket",
-        s3_bucket(capture),
-        expected="allow",
-        endpoint="s3",
-        context={"s3:prefix": f"{name}/data-capture/AllTraffic/2026/11/30/12/"},
-        description="the job lists the hour's captured data",
-    )
-    env.role_request(
-        component,
-        "read-capture",
-        role,
-        "s3:GetObject",
-        captured,
-        expected="allow",
-        endpoint="s3",
-        description="the job reads captured requests",
-    )
-    env.role_request(
-        component,
-        "decrypt-capture",
-        role,
-        "kms:Decrypt",
-        ml_key,
-        expected="allow",
-        context=kms_via_s3(env, capture, captured),
-        description="S3 decrypts captured data for the job",
-    )
-    for key in (monitor.baseline_statistics_key, monitor.baseline_constraints_key):
-        env.role_request(
-            component,
-            f"read-baseline-{key.rsplit('/', 1)[-1]}",
-            role,
-            "s3:GetObject",
-            s3_object(models, key),
-            expected="allow",
-            endpoint="s3",
-            description="the job reads the baseline",
-        )
-    env.role_request(
-        component,
-        "decrypt-baseline",
-        role,
-        "kms:Decrypt",
-        lake_key,
-        expected="allow",
-        context=kms_via_s3(env, models, monitor.baseline_statistics_key),
-        description="S3 decrypts the baseline",
-    )
-    report = s3_object(capture, f"{name}/monitoring/data-quality/2026/11/30/12/constraint_violations.json")
-    env.role_request(
-        component,
-        "write-report",
-        role,
-        "s3:PutObject",
-        report,
-        expected="allow",
-        endpoint="s3",
-        context=sse_kms(ml_key),
-        description="the job writes its report with the ML key",
-    )
-    env.role_request(
-        component,
-        "report-data-key",
-        role,
-        "kms:GenerateDataKey",
-        ml_key,
-        expected="allow",
-        context=kms_via_s3(env, capture, report),
-        description="S3 generates the report's data key",
-    )
-    # SageMaker creates the volume's grant on the role's behalf: kms:GrantIsForAWSResource is true exactly when an
-    # AWS service integrated with KMS calls CreateGrant (AWS KMS Developer Guide, "kms:GrantIsForAWSResource").
-    env.role_request(
-        component,
-        "volume-grant",
-        role,
-        "kms:CreateGrant",
-        ml_key,
-        expected="allow",
-        context={"kms:GrantIsForAWSResource": "true", "kms:ViaService": f"sagemaker.{env.region}.amazonaws.com"},
-        description="SageMaker encrypts the processing volume with the ML key",
-    )
-    env.role_request(
-        component,
-        "grant-outside-a-service",
-        role,
-        "kms:CreateGrant",
-        ml_key,
-        expected="deny",
-        context={"kms:GrantIsForAWSResource": "false"},
-        description="the role cannot hand the ML key to anyone by a grant of its own",
-    )
-    env.role_request(
-        component,
-        "pull-analyzer",
-        role,
-        "ecr:BatchGetImage",
-        _repository_arn(model_monitor_image_uri(env.region)),
-        expected="allow",
-        description="SageMaker pulls the Model Monitor analyzer image (an AWS account's registry)",
-        resource_policy=("AWS's registry of SageMaker images (lets accounts pull; not in the templates)", PERMISSIVE),
-    )
-    env.role_request(
-        component,
-        "write-job-logs",
-        role,
-        "logs:PutLogEvents",
-        f"{env.log_group_arn('/aws/sagemaker/ProcessingJobs')}:log-stream:job/algo-1",
-        expected="allow",
-        description="the job logs to SageMaker's processing-job log group",
-    )
-    env.role_request(
-        component,
-        "publish-metrics",
-        role,
-        "cloudwatch:PutMetricData",
-        "*",
-        expected="allow",
-        context={"cloudwatch:namespace": "aws/sagemaker/Endpoints/data-metrics"},
-        description="the job publishes data-quality metrics",
-    )
-    env.role_request(
-        component,
-        "read-model",
-        role,
-        "s3:GetObject",
-        s3_object(models, endpoint.model_data_key or "x"),
-        expected="deny",
-        endpoint="s3",
-        description="the monitor cannot read the model artifact",
-    )
-    env.role_request(
-        component,
-        "write-capture",
-        role,
-        "s3:PutObject",
-        captured,
-        expected="deny",
-        endpoint="s3",
-        context=sse_kms(ml_key),
-        description="the monitor cannot overwrite captured data",
-    )
 
 
 def add_cross_environment(consumer: Environment, owner: Environment) -> None:
@@ -471,13 +293,13 @@ def add_cross_environment(consumer: Environment, owner: Environment) -> None:
             expected="deny",
             description=f"{consumer.name}'s {endpoint.name} endpoint cannot read {owner.name}'s models",
         )
-        owner.role_request(
+        owner.s3_decrypts(
             component,
             f"{endpoint.name}-decrypts",
             role,
-            "kms:Decrypt",
             owner_lake_key,
+            models,
+            key,
             expected="deny",
-            context=kms_via_s3(owner, models, key),
             description=f"{consumer.name}'s {endpoint.name} endpoint cannot decrypt with {owner.name}'s lake key",
         )

@@ -10,7 +10,8 @@ keys on its behalf.
 from __future__ import annotations
 
 from ml_platform.core import firehose_layout
-from scripts.flows.catalogue.base import OTHER_ACCOUNT, Environment, kms_via_s3, s3_object, sse_kms
+from scripts.flows.catalogue.base import OTHER_ACCOUNT, Environment
+from scripts.flows.catalogue.context import kms_via, kms_via_s3, s3_object, sse_kms
 from scripts.flows.templates import PARTITION
 
 PREFIXES = {
@@ -45,15 +46,8 @@ def add(env: Environment) -> None:
         description="Firehose acting for another account (another external id) cannot assume it",
         context={"sts:ExternalId": OTHER_ACCOUNT},
     )
-    for action in (
-        "kinesis:DescribeStreamSummary",
-        "kinesis:ListShards",
-        "kinesis:GetShardIterator",
-        "kinesis:GetRecords",
-    ):
-        env.role_request(
-            component, action, role, action, stream, expected="allow", description="Firehose reads the ingest stream"
-        )
+    reads = ("kinesis:DescribeStreamSummary", "kinesis:ListShards", "kinesis:GetShardIterator", "kinesis:GetRecords")
+    env.role_allows(component, role, [(a, stream) for a in reads], description="Firehose reads the ingest stream")
     env.role_request(
         component,
         "decrypt-stream",
@@ -62,41 +56,27 @@ def add(env: Environment) -> None:
         streaming_key,
         expected="allow",
         description="Kinesis decrypts the stream's records for Firehose",
-        context={"kms:ViaService": f"kinesis.{env.region}.amazonaws.com", "kms:CallerAccount": env.account},
+        context=kms_via(env, "kinesis"),
     )
     database = f"{env.prefix}_raw".replace("-", "_")
     glue = f"arn:{PARTITION}:glue:{env.region}:{env.account}"
-    for action in ("glue:GetTable", "glue:GetTableVersions"):
-        env.role_request(
-            component,
-            action,
-            role,
-            action,
-            f"{glue}:table/{database}/ingest_events",
-            expected="allow",
-            description="Firehose reads the Parquet conversion schema from the raw table",
-        )
+    table = f"{glue}:table/{database}/ingest_events"
+    env.role_allows(
+        component,
+        role,
+        [(a, table) for a in ("glue:GetTable", "glue:GetTableVersions")],
+        description="Firehose reads the Parquet conversion schema from the raw table",
+    )
     if env.config.data_lake.catalog_encryption:
-        env.role_request(
-            component,
-            "decrypt-catalog",
-            role,
-            "kms:Decrypt",
-            lake_key,
-            expected="allow",
-            description="Glue decrypts the encrypted catalog's table definition for Firehose",
-            context={"kms:ViaService": f"glue.{env.region}.amazonaws.com", "kms:CallerAccount": env.account},
+        env.decrypts_catalog(
+            component, role, description="Glue decrypts the encrypted catalog's table definition for Firehose"
         )
-    for action in ("lambda:InvokeFunction", "lambda:GetFunctionConfiguration"):
-        env.role_request(
-            component,
-            action,
-            role,
-            action,
-            transform,
-            expected="allow",
-            description="Firehose invokes the transform Lambda",
-        )
+    env.role_allows(
+        component,
+        role,
+        [(a, transform) for a in ("lambda:InvokeFunction", "lambda:GetFunctionConfiguration")],
+        description="Firehose invokes the transform Lambda",
+    )
     for name, key in PREFIXES.items():
         env.role_request(
             component,
@@ -118,15 +98,14 @@ def add(env: Environment) -> None:
             description=f"S3 generates the data key of Firehose's {name} object (S3 Bucket Key context)",
             context=kms_via_s3(env, raw, key),
         )
-    env.role_request(
+    env.s3_decrypts(
         component,
         "multipart-decrypt",
         role,
-        "kms:Decrypt",
         lake_key,
-        expected="allow",
+        raw,
+        PREFIXES["data"],
         description="S3 decrypts the data key to complete Firehose's multipart uploads",
-        context=kms_via_s3(env, raw, PREFIXES["data"]),
     )
     delivery_group = env.view("Ingestion").resolve(
         {"Ref": env.logical_id("Ingestion", "AWS::Logs::LogGroup", "DeliveryLogs")}
@@ -202,10 +181,8 @@ def _transform(env: Environment) -> None:
     group = env.view("Ingestion").resolve({"Ref": env.logical_id("Ingestion", "AWS::Logs::LogGroup", "TransformLogs")})
     env.assumed_by(component, "lambda.amazonaws.com", role, description="Lambda assumes the transform's role")
     stream = f"{env.log_group_arn(group)}:log-stream:2026/11/30/[$LATEST]0123456789abcdef"
-    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
-        env.role_request(
-            component, action, role, action, stream, expected="allow", description="the transform writes its logs"
-        )
+    writes = ("logs:CreateLogStream", "logs:PutLogEvents")
+    env.role_allows(component, role, [(a, stream) for a in writes], description="the transform writes its logs")
     env.role_request(
         component,
         "xray",
@@ -215,14 +192,8 @@ def _transform(env: Environment) -> None:
         expected="allow",
         description="the transform sends its traces",
     )
-    env.role_request(
-        component,
-        "attach-to-vpc",
-        role,
-        "ec2:CreateNetworkInterface",
-        f"arn:{PARTITION}:ec2:{env.region}:{env.account}:network-interface/eni-0123456789abcdef0",
-        expected="allow",
-        description="Lambda creates the function's network interfaces in the isolated subnets",
+    env.creates_network_interfaces(
+        component, role, description="Lambda creates the function's network interfaces in the isolated subnets"
     )
     env.role_request(
         component,

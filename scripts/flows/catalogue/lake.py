@@ -4,7 +4,8 @@ the curated crawler, and Athena queries through the data lake's grant helpers.""
 from __future__ import annotations
 
 from ml_platform.lake.config import DATA_ZONES
-from scripts.flows.catalogue.base import OTHER_ACCOUNT, Environment, kms_via_s3, s3_bucket, s3_object, sse_kms
+from scripts.flows.catalogue.base import OTHER_ACCOUNT, Environment
+from scripts.flows.catalogue.context import kms_via_s3, s3_bucket, s3_object, sse_kms
 from scripts.flows.templates import PARTITION
 
 
@@ -132,21 +133,17 @@ def _crawler(env: Environment) -> None:
     lake_key = env.key_arn("DataLakeKey")
     glue = f"arn:{PARTITION}:glue:{env.region}:{env.account}"
     env.assumed_by(component, "glue.amazonaws.com", role, description="Glue assumes the crawler role")
-    for action, resource in (
-        ("glue:GetTable", f"{glue}:table/{database}/{table_name}"),
-        ("glue:GetDatabase", f"{glue}:database/{database}"),
-        ("glue:BatchCreatePartition", f"{glue}:table/{database}/{table_name}"),
-        ("glue:GetPartitions", f"{glue}:table/{database}/{table_name}"),
-    ):
-        env.role_request(
-            component,
-            action,
-            role,
-            action,
-            resource,
-            expected="allow",
-            description="the crawler reads the table and adds its partitions",
-        )
+    env.role_allows(
+        component,
+        role,
+        (
+            ("glue:GetTable", f"{glue}:table/{database}/{table_name}"),
+            ("glue:GetDatabase", f"{glue}:database/{database}"),
+            ("glue:BatchCreatePartition", f"{glue}:table/{database}/{table_name}"),
+            ("glue:GetPartitions", f"{glue}:table/{database}/{table_name}"),
+        ),
+        description="the crawler reads the table and adds its partitions",
+    )
     env.role_request(
         component,
         "list-prefix",
@@ -166,44 +163,29 @@ def _crawler(env: Environment) -> None:
         expected="allow",
         description="the crawler reads the table's objects",
     )
-    env.role_request(
+    env.s3_decrypts(
         component,
         "decrypt-data",
         role,
-        "kms:Decrypt",
         lake_key,
-        expected="allow",
+        curated,
         description="S3 decrypts the table's objects for the crawler",
-        context=kms_via_s3(env, curated),
     )
-    env.role_request(
-        component,
-        "decrypt-catalog",
-        role,
-        "kms:Decrypt",
-        lake_key,
-        expected="allow",
-        description="Glue decrypts the encrypted catalog for the crawler",
-        context={"kms:ViaService": f"glue.{env.region}.amazonaws.com", "kms:CallerAccount": env.account},
-    )
+    env.decrypts_catalog(component, role, description="Glue decrypts the encrypted catalog for the crawler")
     group = f"/aws-glue/crawlers-role/{env.prefix}-curated-crawler-{env.prefix}-curated-crawler"
     group_arn = env.log_group_arn(group)
     crawler = f"{env.prefix}-curated"
-    for action, resource in (
-        ("logs:CreateLogGroup", f"{group_arn}:log-stream:"),
-        ("logs:AssociateKmsKey", f"{group_arn}:log-stream:"),
-        ("logs:CreateLogStream", f"{group_arn}:log-stream:{crawler}"),
-        ("logs:PutLogEvents", f"{group_arn}:log-stream:{crawler}"),
-    ):
-        env.role_request(
-            component,
-            action,
-            role,
-            action,
-            resource,
-            expected="allow",
-            description="the crawler writes its encrypted log group (Glue security configuration)",
-        )
+    env.role_allows(
+        component,
+        role,
+        (
+            ("logs:CreateLogGroup", f"{group_arn}:log-stream:"),
+            ("logs:AssociateKmsKey", f"{group_arn}:log-stream:"),
+            ("logs:CreateLogStream", f"{group_arn}:log-stream:{crawler}"),
+            ("logs:PutLogEvents", f"{group_arn}:log-stream:{crawler}"),
+        ),
+        description="the crawler writes its encrypted log group (Glue security configuration)",
+    )
     raw = env.bucket("raw")
     env.role_request(
         component,
@@ -295,14 +277,14 @@ def _athena_queries(env: Environment) -> None:
         context=via_athena,
         description="Athena reads the table's objects with the analyst's permissions",
     )
-    env.role_request(
+    env.s3_decrypts(
         component,
         "decrypt-data",
         role,
-        "kms:Decrypt",
         lake_key,
-        expected="allow",
-        context={**kms_via_s3(env, raw, obj), **via_athena},
+        raw,
+        obj,
+        context=via_athena,
         description="S3 decrypts the table's objects",
     )
     result = s3_object(analytics, "athena-results/0123-abcd.csv")

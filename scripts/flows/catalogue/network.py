@@ -9,7 +9,8 @@ calls of workloads in the VPC to the other services.
 from __future__ import annotations
 
 from ml_platform.core.images import MODEL_MONITOR_REGISTRY_ACCOUNTS, MODEL_MONITOR_REPOSITORY
-from scripts.flows.catalogue.base import OTHER_ACCOUNT, Environment, s3_bucket, s3_object
+from scripts.flows.catalogue.base import OTHER_ACCOUNT, Environment
+from scripts.flows.catalogue.context import s3_bucket, s3_object
 from scripts.flows.templates import PARTITION
 
 # Per interface endpoint: (action, resource ARN template) of a typical call by a workload in the VPC.
@@ -54,16 +55,13 @@ def add(env: Environment) -> None:
         source_account=OTHER_ACCOUNT,
     )
     stream = f"{env.log_group_arn(flow_group)}:log-stream:eni-0123456789abcdef0-all"
-    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
-        env.role_request(
-            component,
-            f"flow-logs-{action}",
-            flow_role,
-            action,
-            stream,
-            expected="allow",
-            description="the flow log role writes the VPC's flow logs",
-        )
+    env.role_allows(
+        component,
+        flow_role,
+        [(a, stream) for a in ("logs:CreateLogStream", "logs:PutLogEvents")],
+        description="the flow log role writes the VPC's flow logs",
+        name_prefix="flow-logs-",
+    )
     env.role_request(
         component,
         "flow-logs-write-elsewhere",
@@ -82,16 +80,14 @@ def add(env: Environment) -> None:
     )  # fmt: skip
     vpc_id = env.logical_id("Network", "AWS::EC2::VPC", "NetworkVpc")
     default_sg = env.view("Network").resolve({"Fn::GetAtt": [vpc_id, "DefaultSecurityGroup"]})
-    for action in ("ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress"):
-        env.role_request(
-            component,
-            f"sg-cleaner-{action}",
-            cleaner,
-            action,
-            f"arn:{PARTITION}:ec2:{env.region}:{env.account}:security-group/{default_sg}",
-            expected="allow",
-            description="the cleaner removes the default security group's rules",
-        )
+    group = f"arn:{PARTITION}:ec2:{env.region}:{env.account}:security-group/{default_sg}"
+    env.role_allows(
+        component,
+        cleaner,
+        [(a, group) for a in ("ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress")],
+        description="the cleaner removes the default security group's rules",
+        name_prefix="sg-cleaner-",
+    )
 
     # ------------------------------------------------------------------ S3 gateway endpoint
     raw = env.bucket("raw")

@@ -1,17 +1,10 @@
-"""The compliance harness: which policy gates every stack must pass, and how to read their findings.
+"""AWS Control Tower proactive controls (cfn-guard rules, ``cdklabs.cdk-validator-cfnguard``): the plugin, the
+acknowledgment of a control, and the plugin's report.
 
-Two kinds of CDK policy-validation plugins are registered on the app; each makes ``cdk synth`` fail on any
-unacknowledged finding:
-
-* the cdk-nag 3 packs (:data:`COMPLIANCE_PACKS`). Tests read a pack's report (``validate_scope``), because
-  cdk-nag 3 writes nothing to ``Annotations``;
-* the AWS Control Tower proactive controls (cfn-guard rules, ``cdklabs.cdk-validator-cfnguard``), the gate
-  AWS Organizations users run. The plugin reads the synthesized templates; CDK applies acknowledgments to its
-  report and writes it to ``validation-report.json`` in the cloud assembly, which
-  :func:`control_tower_findings` reads.
-
-Acknowledge a finding with :func:`acknowledge` (cdk-nag) or :func:`acknowledge_control` (Control Tower) next to
-the resource, and only where AWS itself forces the configuration or the rule cannot read a valid template.
+The plugin reads the synthesized templates; CDK applies acknowledgments to its report and writes it to
+``validation-report.json`` in the cloud assembly, which :func:`control_tower_findings` reads. Outside a synth,
+:func:`run_control_tower` runs the plugin on template files and :func:`control_tower_unacknowledged` applies the
+app's acknowledgments the way CDK does.
 """
 
 from __future__ import annotations
@@ -24,10 +17,6 @@ from typing import Any
 
 import jsii
 from aws_cdk import (
-    Acknowledgment,
-    App,
-    AspectPriority,
-    Aspects,
     CfnElement,
     CfnResource,
     IAspect,
@@ -40,46 +29,14 @@ from aws_cdk import (
     Validations,
 )
 from aws_cdk import aws_athena as athena
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
-from cdk_nag import (
-    AwsSolutionsChecks,
-    HIPAASecurityChecks,
-    NagPack,
-    NIST80053R5Checks,
-    PCIDSS321Checks,
-    ServerlessChecks,
-)
 from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 from constructs import IConstruct, IValidation
 
-# Serverless rules only match serverless resources (Lambda, API Gateway, Step Functions, ...), so running
-# the pack over the whole app checks exactly the stacks that have Lambda functions.
-COMPLIANCE_PACKS: tuple[type[NagPack], ...] = (
-    AwsSolutionsChecks,
-    HIPAASecurityChecks,
-    NIST80053R5Checks,
-    PCIDSS321Checks,
-    ServerlessChecks,
-)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One unacknowledged finding of one pack on one resource."""
-
-    pack: str
-    rule: str
-    severity: str
-    construct_path: str
-    description: str
-
-    def __str__(self) -> str:
-        return f"{self.pack} {self.rule} ({self.severity}) at {self.construct_path}: {self.description}"
-
+from ml_platform.shared.compliance.nag import Finding, acknowledge
 
 # The Control Tower plugin's name (CfnGuardValidator.name): the namespace of its acknowledgment ids.
 CONTROL_TOWER_PLUGIN = "cdk-validator-cfnguard"
@@ -106,51 +63,6 @@ def control_tower_validator() -> CfnGuardValidator:
     """The plugin with every bundled Control Tower proactive control on and none disabled: a finding is fixed
     or acknowledged on its resource (:func:`acknowledge_control`), never switched off for the whole app."""
     return CfnGuardValidator(control_tower_rules_enabled=True, max_buffer=_GUARD_OUTPUT_BUFFER_BYTES)
-
-
-def register_compliance_packs(app: App, *, control_tower: bool = True) -> None:
-    """Make synth fail on any unacknowledged finding of any cdk-nag pack or Control Tower control.
-
-    Call it after the stages are built: it also acknowledges, in every stage that exists now, the Control
-    Tower findings that only an unreadable cross-stack reference causes (:class:`CrossStackReferenceAcknowledgments`).
-
-    :param control_tower: register the Control Tower plugin too. Default: yes (``cdk synth``). A synth that only
-        needs the templates may leave it out: cfn-guard reads the written templates and cannot change them, and
-        one run over every environment costs about 12 s (the acknowledgments are recorded either way).
-    """
-    plugins = [pack(app) for pack in COMPLIANCE_PACKS]
-    if control_tower:
-        plugins.append(control_tower_validator())
-    Validations.of(app).add_plugins(*plugins)
-    # Aspects do not cross stage boundaries: add the aspect to the app and to every stage in it.
-    for scope in (app, *(c for c in app.node.find_all() if isinstance(c, Stage) and c is not app)):
-        Aspects.of(scope).add(CrossStackReferenceAcknowledgments(), priority=AspectPriority.READONLY)
-
-
-def findings(scope: IConstruct, packs: Sequence[type[NagPack]] = COMPLIANCE_PACKS) -> list[Finding]:
-    """Every unacknowledged finding of ``packs`` in ``scope`` (call after ``app.synth()``)."""
-    result = []
-    for pack_class in packs:
-        report = pack_class().validate_scope(scope)
-        for violation in report.violations:
-            for resource in violation.violating_resources:
-                result.append(
-                    Finding(
-                        pack=pack_class.__name__,
-                        rule=violation.rule_name,
-                        severity=str(violation.severity),
-                        construct_path=resource.construct_path or "?",
-                        description=violation.description,
-                    )
-                )
-    return result
-
-
-def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
-    """Acknowledge one finding on ``scope`` and below. ``reason`` must say why AWS forces it."""
-    if len(reason) < 30:
-        raise ValueError(f"acknowledgment of {rule_id}: give a specific reason (at least 30 characters)")
-    Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
 
 
 def control_tower_rule_id(control_id: str) -> str:
@@ -430,67 +342,3 @@ def run_control_tower(template_paths: Sequence[str | Path]) -> PolicyValidationP
             "the Control Tower plugin reported a finding without a resource (e.g. CT.KMS.PR.3 on a key policy "
             "statement it cannot locate); `make synth` prints it"
         ) from error
-
-
-def flatten_reference(value: object) -> str:
-    """A CloudFormation value flattened the way cdk-nag spells it inside granular finding ids such as
-    ``AwsSolutions-IAM5[Resource::<Bucket.Arn>/events/*]`` (cdk-nag's utils/flatten-cfn-reference)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.replace("${", "<").replace("}", ">")
-    if isinstance(value, dict):
-        if "Fn::Join" in value:
-            delimiter, items = value["Fn::Join"]
-            return delimiter.join(flatten_reference(item) for item in items)
-        if "Fn::Sub" in value:
-            return flatten_reference(value["Fn::Sub"])
-        if "Fn::GetAtt" in value:
-            resource, attribute = value["Fn::GetAtt"]
-            return f"<{flatten_reference(resource)}.{flatten_reference(attribute)}>"
-        if "Fn::ImportValue" in value:
-            return flatten_reference(value["Fn::ImportValue"])
-        if "Ref" in value:
-            return f"<{flatten_reference(value['Ref'])}>"
-    return json.dumps(value, separators=(",", ":"))
-
-
-@jsii.implements(IValidation)
-class _ResourceWildcardAcknowledgment:
-    """Acknowledges ``AwsSolutions-IAM5[Resource::…]`` for exactly the wildcard resources of one policy
-    that ``matches`` accepts. It runs as a construct validation, after cross-stack references resolve,
-    because the finding id contains the resolved (flattened) resource."""
-
-    def __init__(self, policy: iam.ManagedPolicy | iam.Policy, matches: Callable[[str], bool], reason: str) -> None:
-        self._policy = policy
-        self._matches = matches
-        self._reason = reason
-
-    def validate(self) -> list[str]:
-        cfn = self._policy.node.default_child
-        document = Stack.of(self._policy).resolve(cfn.policy_document)  # type: ignore[union-attr]
-        for statement in document.get("Statement", []):
-            resources = statement.get("Resource", [])
-            for resource in resources if isinstance(resources, list) else [resources]:
-                flat = flatten_reference(resource)
-                if "*" in flat and self._matches(flat):
-                    acknowledge(self._policy, f"AwsSolutions-IAM5[Resource::{flat}]", self._reason)
-        return []
-
-
-def acknowledge_resource_wildcards(
-    policy: iam.ManagedPolicy | iam.Policy,
-    *,
-    reason: str,
-    suffixes: Sequence[str] = (),
-    matches: Callable[[str], bool] | None = None,
-) -> None:
-    """Acknowledge the AwsSolutions-IAM5 wildcard-resource findings of ``policy`` whose flattened resource
-    ends in one of ``suffixes`` (e.g. an object prefix ``/events/*``) or that ``matches`` accepts, one exact
-    finding id per resource."""
-    endings = tuple(suffixes)
-
-    def accept(resource: str) -> bool:
-        return bool(endings and resource.endswith(endings)) or bool(matches and matches(resource))
-
-    policy.node.add_validation(_ResourceWildcardAcknowledgment(policy, accept, reason))
