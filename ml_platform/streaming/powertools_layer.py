@@ -28,11 +28,15 @@ from ml_platform.streaming.runtime import POWERTOOLS_LAYER
 
 # Powertools and its runtime dependencies (its "Requires"), in the versions pinned by requirements.txt.
 LAYER_DISTRIBUTIONS: tuple[str, ...] = ("aws-lambda-powertools", "jmespath", "typing-extensions")
+# Metadata files pip writes about the installation itself (who installed it, file hashes including the scripts'
+# paths, the source URL), which differ from one machine or pip version to the next. They are not needed at runtime
+# (importlib.metadata reads METADATA), and leaving them out keeps the layer, and its hash, the same everywhere.
+_INSTALLATION_RECORDS = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
 
 
 def _layer_files(distributions: Sequence[str]) -> list[tuple[str, Path]]:
     """(path inside the layer's ``python/`` directory, installed file) of every file of ``distributions``,
-    without byte code, sorted."""
+    without byte code and installation records, sorted."""
     files: dict[str, Path] = {}
     for name in distributions:
         try:
@@ -44,6 +48,8 @@ def _layer_files(distributions: Sequence[str]) -> list[tuple[str, Path]]:
         for entry in distribution.files or []:
             relative = PurePosixPath(str(entry))
             if relative.suffix == ".pyc" or "__pycache__" in relative.parts or relative.parts[0] == "..":
+                continue
+            if relative.parent.name.endswith(".dist-info") and relative.name in _INSTALLATION_RECORDS:
                 continue
             files[str(relative)] = Path(str(distribution.locate_file(entry)))
     return sorted(files.items())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 import pytest
 
 from ml_platform.core import firehose_layout
@@ -144,6 +146,18 @@ def test_transform_lambda_runs_in_the_vpc_with_the_schema_rules(platform):
     assert "Ref" in layer and "arn:" not in str(layer)
     (layer_version,) = platform.resources("dev", "Ingestion", "AWS::Lambda::LayerVersion").values()
     assert "aws-lambda-powertools 3.37.0" in layer_version["Properties"]["Description"]
+
+
+def test_powertools_layer_leaves_out_installation_records():
+    # Given the files the layer is built from (and its asset hash computed over)
+    from ml_platform.streaming import powertools_layer
+
+    files = powertools_layer._layer_files(powertools_layer.LAYER_DISTRIBUTIONS)
+    names = {PurePosixPath(relative).name for relative, _ in files}
+    # Then the layer holds the packages and their METADATA but none of the installation records (regression: the
+    # layer's asset hash differed between two virtual environments with the same pins)
+    assert "METADATA" in names and "__init__.py" in names
+    assert not names & {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
 
 
 ALARM_METRICS = {
