@@ -20,7 +20,8 @@ from ml_platform.shared.dashboard import DashboardSection, graph
 from ml_platform.shared.lake_access import TableRef
 from ml_platform.shared.stack import PlatformStack
 from ml_platform.streaming.alarms import IngestionAlarms
-from ml_platform.streaming.constructs import DeliveryToLake, EncryptedStream, TransformFunction
+from ml_platform.streaming.constructs import EncryptedStream, TransformFunction
+from ml_platform.streaming.delivery import DeliveryToLake
 
 
 class StreamStack(PlatformStack):
