@@ -11,6 +11,7 @@ from ml_platform.core.images import MODEL_MONITOR_REGISTRY_ACCOUNTS, model_monit
 from ml_platform.core.instances import InstanceType
 from ml_platform.environments import load_environments
 from ml_platform.inference.config import InferenceConfig
+from ml_platform.inference.config.models import image_part
 from tests.conftest import declared_environment
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/churn-model:1.4.0"
@@ -91,8 +92,14 @@ def test_a_valid_endpoint_and_its_derived_behaviour():
     ).inference.endpoints[0]
     assert (endpoint.fleet_min, endpoint.fleet_max) == (4, 8)
     assert endpoint.implied_bake_seconds == 4 * 300 + 300  # four 25 % steps, each baked, then the termination wait
-    assert (endpoint.image_account, endpoint.image_region, endpoint.image_repository) == (
+    (image,) = endpoint.image_uris
+    assert tuple(image_part(image, part) for part in ("account", "region", "repository")) == (
         "123456789012", "eu-west-1", "ml-platform/churn-model",
+    )  # fmt: skip
+    # The single-variant shorthand is the control variant
+    (control,) = endpoint.variants
+    assert (control.kind, control.name, control.model.type, control.initial_variant_weight) == (
+        "control", "AllTraffic", "container", 1.0,
     )  # fmt: skip
 
 
@@ -288,7 +295,7 @@ BAD_ENVIRONMENTS: list[tuple[str, dict[str, Any], str]] = [
                                                                  "target_invocations_per_instance": 100})),
      "field 'autoscaling.min_instances': value 1: stage 'prod' needs at least 2 instances"),
     ("image in another region", _env(_endpoint(image_uri=IMAGE.replace("eu-west-1", "us-east-1"))),
-     "the image is in region 'us-east-1' but the environment deploys to 'eu-west-1'"),
+     "churn-model:1.4.0 is in region 'us-east-1' but the environment deploys to 'eu-west-1'"),
     ("monitor in an unmapped region", _env(_endpoint(image_uri=IMAGE.replace("eu-west-1", "eu-south-2"),
                                                      data_capture={"csv_content_types": ["text/csv"]},
                                                      model_monitor={"baseline_statistics_key": "s.json",
@@ -297,7 +304,7 @@ BAD_ENVIRONMENTS: list[tuple[str, dict[str, Any], str]] = [
      "no Model Monitor image registry is known for region 'eu-south-2'"),
     ("duplicate endpoint names", _env(_endpoint(), _endpoint()), "declared more than once: churn"),
     ("image in another account", _env(_endpoint(), account="222222222222"),
-     "the image is in account 123456789012 but the environment deploys to account 222222222222"),
+     "churn-model:1.4.0 is in account 123456789012 but the environment deploys to account 222222222222"),
 ]  # fmt: skip
 
 

@@ -16,6 +16,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from ml_platform.core.config import FrozenModel
 from ml_platform.core.images import MODEL_MONITOR_REGISTRY_ACCOUNTS
 from ml_platform.inference.config.endpoint import ENDPOINT_NAME_MAX_LENGTH, InferenceEndpoint
+from ml_platform.inference.config.models import PackageModel, image_part
+from ml_platform.inference.config.registry import RegistryConfig
 from ml_platform.inference.config.stack_groups import (
     DEFAULT_STACK_GROUP,
     MAX_ENDPOINTS_PER_STACK_GROUP,
@@ -64,6 +66,9 @@ class InferenceConfig(FrozenModel):
     endpoints: tuple[InferenceEndpoint, ...] = Field(
         default=(), description="The environment's SageMaker endpoints. Default: none (no Inference stack)."
     )
+    registry: RegistryConfig = Field(
+        default=RegistryConfig(), description="Model package groups (the model registry). Default: none."
+    )
 
     @field_validator("endpoints", mode="wrap")
     @classmethod
@@ -92,6 +97,18 @@ class InferenceConfig(FrozenModel):
                     "and 1 MB template limits: set `stack_group` on the new endpoints (e.g. stack_group: 'b' "
                     "puts them in stack Inference-b)"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _packages_in_registry(self) -> InferenceConfig:
+        for endpoint in self.endpoints:
+            for variant in endpoint.variants:
+                if isinstance(variant.model, PackageModel) and self.registry.group(variant.model.group) is None:
+                    declared = ", ".join(group.name for group in self.registry.groups) or "none"
+                    raise ValueError(
+                        f"endpoint {endpoint.name!r}: variant {variant.name!r}: model package group "
+                        f"{variant.model.group!r} is not in inference.registry.groups (declared: {declared})"
+                    )
         return self
 
     @property
@@ -131,22 +148,24 @@ class InferenceConfig(FrozenModel):
                             f"{where}: field '{field}': value {count}: stage 'prod' needs at least 2 instances "
                             "so the endpoint survives the loss of an instance or an Availability Zone"
                         )
-            # ContainerDefinition.Image: "The model artifacts in an Amazon S3 bucket and the Docker image for
-            # inference container in Amazon EC2 Container Registry must be in the same region as the model or
-            # endpoint you are creating."
-            if endpoint.image_region != region:
-                raise ValueError(
-                    f"{where}: field 'image_uri': the image is in region {endpoint.image_region!r} but the "
-                    f"environment deploys to {region!r}; the ECR image must be in the endpoint's region"
-                )
-            # Platform rule: images come from the environment's own ECR registry, which its execution role may pull
-            # from with its identity policy alone; a registry in another account would also need a repository
-            # policy there, which this app does not manage.
-            if account is not None and endpoint.image_account != account:
-                raise ValueError(
-                    f"{where}: field 'image_uri': the image is in account {endpoint.image_account} but the "
-                    f"environment deploys to account {account}; push the image to the environment's own ECR registry"
-                )
+            for image in endpoint.image_uris:
+                # ContainerDefinition.Image: "The model artifacts in an Amazon S3 bucket and the Docker image for
+                # inference container in Amazon EC2 Container Registry must be in the same region as the model or
+                # endpoint you are creating."
+                if image_part(image, "region") != region:
+                    raise ValueError(
+                        f"{where}: field 'image_uri': the image {image} is in region {image_part(image, 'region')!r} "
+                        f"but the environment deploys to {region!r}; the ECR image must be in the endpoint's region"
+                    )
+                # Platform rule: images come from the environment's own ECR registry, which its execution role may
+                # pull from with its identity policy alone; a registry in another account would also need a
+                # repository policy there, which this app does not manage.
+                if account is not None and image_part(image, "account") != account:
+                    raise ValueError(
+                        f"{where}: field 'image_uri': the image {image} is in account {image_part(image, 'account')} "
+                        f"but the environment deploys to account {account}; push the image to the environment's own "
+                        "ECR registry"
+                    )
             if endpoint.model_monitor is not None and region not in MODEL_MONITOR_REGISTRY_ACCOUNTS:
                 raise ValueError(
                     f"{where}: field 'model_monitor': no Model Monitor image registry is known for region "

@@ -3,14 +3,14 @@ ties them together."""
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from ml_platform.core.config import FrozenModel
 from ml_platform.core.instances import InstanceType
 from ml_platform.inference.config.features import (
-    S3_KEY_PATTERN,
     AsyncInference,
     Autoscaling,
     DataCapture,
@@ -18,6 +18,18 @@ from ml_platform.inference.config.features import (
     OperationalAlarms,
     RollbackAlarms,
     ServerlessVariant,
+)
+from ml_platform.inference.config.models import (
+    ContainerEnvironment,
+    ContainerModel,
+    ExternalModelDataUrl,
+    ImageUri,
+    ModelDataKey,
+    ModelSpec,
+    MultiModel,
+    PackageModel,
+    PipelineModel,
+    image_uris,
 )
 from ml_platform.inference.config.policies import (
     AllAtOncePolicy,
@@ -32,42 +44,86 @@ from ml_platform.inference.config.stack_groups import (
     MAX_ENDPOINTS_PER_STACK_GROUP,
     STACK_GROUP_PATTERN,
 )
-
-# Private ECR image in an account's own registry, pinned by tag or digest:
-# <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>(:<tag>|@sha256:<digest>).
-ECR_IMAGE_URI = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
-    r"(?P<repository>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
-    r"(?::(?P<tag>[\w][\w.-]{0,127})|@sha256:(?P<digest>[a-f0-9]{64}))$"
+from ml_platform.inference.config.variants import (
+    MAX_PRODUCTION_VARIANTS,
+    VARIANT_NAME,
+    ShadowAlarms,
+    ShadowVariant,
+    Variant,
 )
-_S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
-# ContainerDefinition.Environment: keys [a-zA-Z_][a-zA-Z0-9_]*; "The maximum length of each key and value
-# in the Environment map is 1024 bytes. The maximum length of all keys and values in the map, combined, is
-# 32 KB." (SageMaker API reference).
-_ENV_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$")
-_ENV_TOTAL_BYTES = 32 * 1024
-# ProductionVariant VariantName pattern (SageMaker API reference).
-_VARIANT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
 # Endpoint names: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62} (CreateEndpoint); the platform prefixes
 # <project>-<environment>- to the configured name.
 ENDPOINT_NAME_MAX_LENGTH = 63
+# AutoRollbackConfig.Alarms: 1-10 alarms (SageMaker API reference, AutoRollbackConfig).
+MAX_ROLLBACK_ALARMS = 10
+
+
+@dataclass(frozen=True)
+class ServingVariant:
+    """One variant of an endpoint, whatever way it was declared: the control (the endpoint's top-level settings),
+    an A/B challenger, or the shadow."""
+
+    name: str
+    kind: Literal["control", "challenger", "shadow"]
+    model: ContainerModel | PipelineModel | MultiModel | PackageModel
+    instance_type: str | None
+    initial_instance_count: int | None
+    initial_variant_weight: float
+    autoscaling: Autoscaling | None
+    serverless: ServerlessVariant | None = None
+    shadow_alarms: ShadowAlarms | None = None
+
+    @property
+    def parsed_instance_type(self) -> InstanceType | None:
+        return InstanceType.parse(self.instance_type) if self.instance_type else None
+
+    @property
+    def fleet_min(self) -> int:
+        """The smallest fleet a deployment can meet (autoscaling min or the initial count)."""
+        initial = self.initial_instance_count or 0
+        return min(initial, self.autoscaling.min_instances) if self.autoscaling else initial
+
+    @property
+    def fleet_max(self) -> int:
+        initial = self.initial_instance_count or 0
+        return max(initial, self.autoscaling.max_instances) if self.autoscaling else initial
 
 
 class InferenceEndpoint(FrozenModel):
-    """One SageMaker endpoint with a single production variant."""
+    """One SageMaker endpoint: its control variant (the top-level model and instance settings), optional A/B
+    challengers or a shadow, and what every variant shares (deployment policy, alarms, capture, monitor)."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,29}[a-z0-9]$", description="Endpoint name suffix.")
-    variant_name: str = Field(default="AllTraffic", pattern=_VARIANT_NAME.pattern)
-    image_uri: str = Field(description="Private ECR image, pinned by tag (not 'latest') or digest.")
-    model_data_key: str | None = Field(
+    variant_name: str = Field(
+        default="AllTraffic", pattern=VARIANT_NAME, description="The control variant's name; keep it stable."
+    )
+    model: ModelSpec | None = Field(
+        default=None,
+        description="The control variant's model: a container, a pipeline, a multi-model container or a registry "
+        "package version. Default: the single container of image_uri and model_data_key.",
+    )
+    image_uri: ImageUri | None = Field(
+        default=None, description="Private ECR image, pinned by tag (not 'latest') or digest (single container)."
+    )
+    model_data_key: ModelDataKey | None = Field(
         default=None, description="Model artifact (.tar.gz) as a key in the environment's models bucket."
     )
-    external_model_data_url: str | None = Field(
+    external_model_data_url: ExternalModelDataUrl | None = Field(
         default=None, description="Escape hatch: an s3:// URL outside the models bucket."
     )
+    environment: ContainerEnvironment = Field(default_factory=dict, description="Container environment.")
     instance_type: str | None = Field(default=None, description="ml.* instance type; none for serverless.")
     initial_instance_count: int | None = Field(default=None, ge=1)
-    environment: dict[str, str] = Field(default_factory=dict, description="Container environment.")
+    initial_variant_weight: float = Field(
+        default=1.0, ge=0, description="The control's relative share of live traffic (with challengers)."
+    )
+    challengers: tuple[Variant, ...] = Field(
+        default=(), description="A/B: more production variants sharing the traffic by weight. Default: none."
+    )
+    shadow: ShadowVariant | None = Field(
+        default=None, description="A shadow variant receiving a copy of live traffic. Default: none."
+    )
     deployment: DeploymentPolicy
     rollback_alarms: RollbackAlarms = RollbackAlarms()
     operational_alarms: OperationalAlarms = OperationalAlarms()
@@ -85,44 +141,6 @@ class InferenceEndpoint(FrozenModel):
     )
 
     # ------------------------------------------------------------------ field rules
-    @field_validator("image_uri")
-    @classmethod
-    def _image(cls, value: str) -> str:
-        match = ECR_IMAGE_URI.match(value)
-        if not match:
-            raise ValueError(
-                "not a private ECR image URI pinned by tag or digest "
-                "(<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>)"
-            )
-        if match["tag"] == "latest":
-            raise ValueError(
-                "the mutable tag 'latest' is refused: a new image under the same tag does not change the "
-                "endpoint configuration, so no guarded deployment would happen; use a version tag or digest"
-            )
-        return value
-
-    @field_validator("model_data_key")
-    @classmethod
-    def _model_key(cls, value: str | None) -> str | None:
-        if value is not None and (not S3_KEY_PATTERN.match(value) or not value.endswith(".tar.gz")):
-            raise ValueError("must be a key in the models bucket (no leading '/') ending in .tar.gz")
-        if value is not None and value.count("/") < 2:
-            # The execution role reads every version under <model>/ (a rollback launches the previous one).
-            raise ValueError(
-                "must be <model>/<version>/<file>.tar.gz: the endpoint may read every version under <model>/, "
-                "which a rollback to the previous version needs"
-            )
-        return value
-
-    @field_validator("external_model_data_url")
-    @classmethod
-    def _external_url(cls, value: str | None) -> str | None:
-        if value is not None:
-            match = _S3_URL.match(value)
-            if not match or not value.endswith(".tar.gz") or not S3_KEY_PATTERN.match(match["key"]):
-                raise ValueError("must be an s3://<bucket>/<key>.tar.gz URL")
-        return value
-
     @field_validator("instance_type")
     @classmethod
     def _instance(cls, value: str | None) -> str | None:
@@ -130,46 +148,59 @@ class InferenceEndpoint(FrozenModel):
             InstanceType.parse(value)
         return value
 
-    @field_validator("environment")
-    @classmethod
-    def _environment(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, item in value.items():
-            if not _ENV_KEY.match(key):
-                raise ValueError(f"variable name {key!r} must match [a-zA-Z_][a-zA-Z0-9_]* (at most 1024 bytes)")
-            if len(item.encode()) > 1024:
-                raise ValueError(f"value of {key!r} is longer than 1024 bytes")
-        total = sum(len(k.encode()) + len(v.encode()) for k, v in value.items())
-        if total > _ENV_TOTAL_BYTES:
-            raise ValueError(f"keys and values add up to {total} bytes; the container environment allows 32 KB")
-        return value
-
     # ------------------------------------------------------------------ derived behaviour
+    @property
+    def control(self) -> ServingVariant:
+        """The control variant: the endpoint's top-level settings."""
+        model = self.model or ContainerModel(
+            image_uri=self.image_uri or "",
+            model_data_key=self.model_data_key,
+            external_model_data_url=self.external_model_data_url,
+            environment=self.environment,
+        )
+        return ServingVariant(
+            name=self.variant_name,
+            kind="control",
+            model=model,
+            instance_type=self.instance_type,
+            initial_instance_count=self.initial_instance_count,
+            initial_variant_weight=self.initial_variant_weight,
+            autoscaling=self.autoscaling,
+            serverless=self.serverless,
+        )
+
+    @property
+    def production_variants(self) -> tuple[ServingVariant, ...]:
+        """The control first, then the challengers in declaration order."""
+        return (self.control, *(_serving(v, "challenger") for v in self.challengers))
+
+    @property
+    def shadow_variant(self) -> ServingVariant | None:
+        return _serving(self.shadow, "shadow") if self.shadow is not None else None
+
+    @property
+    def variants(self) -> tuple[ServingVariant, ...]:
+        """Every variant: production variants, then the shadow."""
+        shadow = self.shadow_variant
+        return (*self.production_variants, *((shadow,) if shadow else ()))
+
+    @property
+    def image_uris(self) -> tuple[str, ...]:
+        """Every image the variants declare (a registry package's images are its group's repositories)."""
+        return tuple(dict.fromkeys(uri for variant in self.variants for uri in image_uris(variant.model)))
+
     @property
     def parsed_instance_type(self) -> InstanceType | None:
         return InstanceType.parse(self.instance_type) if self.instance_type else None
 
     @property
-    def image_account(self) -> str:
-        return _image_part(self.image_uri, "account")
-
-    @property
-    def image_region(self) -> str:
-        return _image_part(self.image_uri, "region")
-
-    @property
-    def image_repository(self) -> str:
-        return _image_part(self.image_uri, "repository")
-
-    @property
     def fleet_min(self) -> int:
-        """The smallest fleet a deployment can meet (autoscaling min or the initial count)."""
-        initial = self.initial_instance_count or 0
-        return min(initial, self.autoscaling.min_instances) if self.autoscaling else initial
+        """The smallest fleet of the control variant a deployment can meet (autoscaling min or the initial count)."""
+        return self.control.fleet_min
 
     @property
     def fleet_max(self) -> int:
-        initial = self.initial_instance_count or 0
-        return max(initial, self.autoscaling.max_instances) if self.autoscaling else initial
+        return self.control.fleet_max
 
     @property
     def implied_bake_seconds(self) -> int:
@@ -177,10 +208,13 @@ class InferenceEndpoint(FrozenModel):
         policy = self.deployment
         if isinstance(policy, (AllAtOncePolicy, CanaryPolicy)):
             return policy.wait_interval_seconds + policy.termination_wait_seconds
+        # A step is a share of each variant's fleet (TrafficRoutingConfig: "of the variant's total instance
+        # count"), so the largest number of steps of any production variant bounds the bake.
+        fleets = {f for v in self.production_variants for f in (v.fleet_min, v.fleet_max) if f}
         if isinstance(policy, LinearPolicy):
-            steps = max(policy.linear_step_size.steps_for(f) for f in {self.fleet_min, self.fleet_max} if f)
+            steps = max(policy.linear_step_size.steps_for(f) for f in fleets)
             return steps * policy.wait_interval_seconds + policy.termination_wait_seconds
-        steps = max(policy.maximum_batch_size.steps_for(f) for f in {self.fleet_min, self.fleet_max} if f)
+        steps = max(policy.maximum_batch_size.steps_for(f) for f in fleets)
         return steps * policy.wait_interval_seconds
 
     @property
@@ -195,11 +229,25 @@ class InferenceEndpoint(FrozenModel):
     # ------------------------------------------------------------------ cross-field rules
     @model_validator(mode="after")
     def _rules(self) -> InferenceEndpoint:
-        for rule in (self._model_data_rules, self._variant_rules, self._policy_rules, self._feature_rules):
+        for rule in (
+            self._model_rules,
+            self._variant_rules,
+            self._policy_rules,
+            self._feature_rules,
+            self._shape_rules,
+        ):
             rule()
         return self
 
-    def _model_data_rules(self) -> None:
+    def _model_rules(self) -> None:
+        shorthand = [f for f in ("image_uri", "model_data_key", "external_model_data_url") if getattr(self, f)]
+        if self.model is not None:
+            if shorthand or self.environment:
+                fields = ", ".join([*shorthand, *(["environment"] if self.environment else [])])
+                raise ValueError(f"model / {fields}: give the control variant's model once, in model or as {fields}")
+            return
+        if self.image_uri is None:
+            raise ValueError("image_uri: required (or declare the control variant's model in 'model')")
         if (self.model_data_key is None) == (self.external_model_data_url is None):
             raise ValueError(
                 "model_data_key / external_model_data_url: give exactly one (the models-bucket key, or an "
@@ -212,62 +260,98 @@ class InferenceEndpoint(FrozenModel):
                 raise ValueError(
                     "instance_type / initial_instance_count: a serverless variant has no instances; remove them"
                 )
-            return
-        if self.instance_type is None or self.initial_instance_count is None:
+        elif self.instance_type is None or self.initial_instance_count is None:
             raise ValueError("instance_type / initial_instance_count: required unless the variant is serverless")
-        if self.autoscaling is not None:
-            scaling = self.autoscaling
-            floor = 0 if self.async_inference is not None else 1
-            if scaling.min_instances < floor:
-                raise ValueError(
-                    f"autoscaling.min_instances {scaling.min_instances}: must be at least {floor} "
-                    "(only asynchronous endpoints can scale to zero)"
-                )
-            if scaling.registered_instance_type != self.instance_type:
-                raise ValueError(
-                    f"instance_type {self.instance_type}: differs from autoscaling.registered_instance_type "
-                    f"{scaling.registered_instance_type}; SageMaker refuses to change the instance type of a variant "
-                    "registered for autoscaling, so deploy three times: (1) set autoscaling to null, (2) change "
-                    "instance_type, (3) restore autoscaling with registered_instance_type equal to it "
-                    "(docs/inference.md)"
-                )
-            if not scaling.min_instances <= self.initial_instance_count <= scaling.max_instances:
-                raise ValueError(
-                    f"autoscaling: min {scaling.min_instances} <= initial_instance_count "
-                    f"{self.initial_instance_count} <= max {scaling.max_instances} does not hold"
-                )
-            if self.async_inference is not None and scaling.target_backlog_per_instance is None:
-                raise ValueError(
-                    "autoscaling.target_backlog_per_instance: required for an asynchronous endpoint "
-                    "(it scales on ApproximateBacklogSizePerInstance)"
-                )
-            if self.async_inference is None and scaling.target_invocations_per_instance is None:
-                raise ValueError(
-                    "autoscaling.target_invocations_per_instance: required for a real-time endpoint "
-                    "(it scales on SageMakerVariantInvocationsPerInstance)"
-                )
+        for variant in self.variants:
+            if variant.autoscaling is not None:
+                self._autoscaling_rules(variant)
+        names = [variant.name for variant in self.variants]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"variant {duplicates[0]!r}: variant names must be unique within the endpoint")
+        production = self.production_variants
+        if len(production) > MAX_PRODUCTION_VARIANTS:
+            raise ValueError(
+                f"challengers: {len(production)} production variants; an endpoint configuration holds at most "
+                f"{MAX_PRODUCTION_VARIANTS} (CreateEndpointConfig ProductionVariants)"
+            )
+        if len(production) > 1 and sum(v.initial_variant_weight for v in production) <= 0:
+            raise ValueError(
+                "initial_variant_weight: every production variant has weight 0; at least one needs a positive weight "
+                "to receive traffic"
+            )
+        if self.shadow is not None and self.challengers:
+            # "If you use this field, you can only specify one variant for ProductionVariants and one variant for
+            # ShadowProductionVariants" (CreateEndpointConfig, ShadowProductionVariants).
+            raise ValueError(
+                f"variant {self.shadow.name!r}: a shadow variant allows exactly one production variant; remove the "
+                "challengers or the shadow (CreateEndpointConfig ShadowProductionVariants)"
+            )
+
+    def _autoscaling_rules(self, variant: ServingVariant) -> None:
+        scaling = variant.autoscaling
+        assert scaling is not None and variant.initial_instance_count is not None
+        where = "autoscaling" if variant.kind == "control" else f"variant {variant.name!r}: autoscaling"
+        floor = 0 if self.async_inference is not None else 1
+        if scaling.min_instances < floor:
+            raise ValueError(
+                f"{where}.min_instances {scaling.min_instances}: must be at least {floor} "
+                "(only asynchronous endpoints can scale to zero)"
+            )
+        if scaling.registered_instance_type != variant.instance_type:
+            prefix = "" if variant.kind == "control" else f"variant {variant.name!r}: "
+            raise ValueError(
+                f"{prefix}instance_type {variant.instance_type}: differs from autoscaling.registered_instance_type "
+                f"{scaling.registered_instance_type}; SageMaker refuses to change the instance type of a variant "
+                "registered for autoscaling, so deploy three times: (1) set autoscaling to null, (2) change "
+                "instance_type, (3) restore autoscaling with registered_instance_type equal to it "
+                "(docs/inference.md)"
+            )
+        if not scaling.min_instances <= variant.initial_instance_count <= scaling.max_instances:
+            raise ValueError(
+                f"{where}: min {scaling.min_instances} <= initial_instance_count "
+                f"{variant.initial_instance_count} <= max {scaling.max_instances} does not hold"
+            )
+        if self.async_inference is not None and scaling.target_backlog_per_instance is None:
+            raise ValueError(
+                f"{where}.target_backlog_per_instance: required for an asynchronous endpoint "
+                "(it scales on ApproximateBacklogSizePerInstance)"
+            )
+        if self.async_inference is None and scaling.target_invocations_per_instance is None:
+            raise ValueError(
+                f"{where}.target_invocations_per_instance: required for a real-time endpoint "
+                "(it scales on SageMakerVariantInvocationsPerInstance)"
+            )
 
     def _policy_rules(self) -> None:
         policy = self.deployment
-        instance = self.parsed_instance_type
         where = f"deployment ({policy.type})"
-        # Deployment guardrails exclusions: with Inf1 instances (or Marketplace containers, which this
-        # platform never deploys: images must be the account's own ECR images) "you cannot use deployment
-        # guardrails ... and your endpoint will fall back to using a blue/green deployment with all at
-        # once traffic shifting and no final baking period".
-        if instance is not None and instance.is_inf1 and (policy.type != "all_at_once" or self.has_bake_period):
-            raise ValueError(
-                f"{where}: {self.instance_type} is an Inf1 instance; SageMaker ignores deployment guardrails on "
-                "Inf1 and falls back to all-at-once with no baking period, so nothing would be baked or rolled "
-                "back; use type all_at_once with wait_interval_seconds 0 and termination_wait_seconds 0, or "
-                "an Inf2/GPU/CPU instance type"
-            )
+        for variant in self.production_variants:
+            instance = variant.parsed_instance_type
+            # Deployment guardrails exclusions: with Inf1 instances (or Marketplace containers, which this
+            # platform never deploys: images must be the account's own ECR images) "you cannot use deployment
+            # guardrails ... and your endpoint will fall back to using a blue/green deployment with all at
+            # once traffic shifting and no final baking period".
+            if instance is not None and instance.is_inf1 and (policy.type != "all_at_once" or self.has_bake_period):
+                raise ValueError(
+                    f"{where}: {variant.instance_type} is an Inf1 instance; SageMaker ignores deployment guardrails "
+                    "on Inf1 and falls back to all-at-once with no baking period, so nothing would be baked or "
+                    "rolled back; use type all_at_once with wait_interval_seconds 0 and termination_wait_seconds 0, "
+                    "or an Inf2/GPU/CPU instance type"
+                )
         if self.serverless is not None and policy.type != "all_at_once":
             # Exclusions: rolling deployments do not support serverless endpoints; canary and linear sizes
             # are shares of "the variant's total instance count", which a serverless variant does not have.
             raise ValueError(
                 f"{where}: serverless variants support only all_at_once (rolling deployments exclude "
                 "serverless endpoints; canary/linear steps are shares of an instance fleet)"
+            )
+        if isinstance(policy, RollingPolicy) and self.challengers:
+            # "If you're doing a rolling deployment, there are additional feature-based exclusions: ... Multi-variant
+            # inference endpoints" (SageMaker developer guide, Deployment guardrails exclusions).
+            raise ValueError(
+                f"{where}: rolling deployments exclude multi-variant endpoints; use all_at_once, canary or linear "
+                "(Deployment guardrails exclusions)"
             )
         if isinstance(policy, CanaryPolicy):
             rule = "the canary must be at most 50 % of the fleet (TrafficRoutingConfig.CanarySize)"
@@ -296,20 +380,29 @@ class InferenceEndpoint(FrozenModel):
                 f"rollback_alarms: the {policy.type} policy bakes for {total} s but no rollback alarm is "
                 "configured; CloudWatch alarms are a prerequisite for baking periods and auto-rollback"
             )
+        alarms = self.rollback_alarms.count * len(self.production_variants)
+        if alarms > MAX_ROLLBACK_ALARMS:
+            raise ValueError(
+                f"rollback_alarms: {self.rollback_alarms.count} per production variant x "
+                f"{len(self.production_variants)} variants = {alarms}; a deployment takes at most "
+                f"{MAX_ROLLBACK_ALARMS} rollback alarms (AutoRollbackConfig); drop an alarm type or a challenger"
+            )
 
     def _step_rule(self, size: CapacitySize, field: str, *, low: float, high: float, rule: str) -> None:
         where = f"deployment ({self.deployment.type}).{field} {size.describe()}"
-        for fleet in sorted({self.fleet_min, self.fleet_max}):
-            if fleet <= 0:
-                continue
-            fraction = size.fraction_of(fleet)
-            if not low <= fraction <= high:
-                raise ValueError(f"{where}: is {fraction:.0%} of a fleet of {fleet}; {rule}")
-            if size.instances_of(fleet) < 1:
-                raise ValueError(
-                    f"{where}: is less than one instance of a fleet of {fleet}; {rule}, and a step needs at "
-                    "least one whole instance"
-                )
+        for variant in self.production_variants:
+            of = "" if variant.kind == "control" else f" of variant {variant.name!r}"
+            for fleet in sorted({variant.fleet_min, variant.fleet_max}):
+                if fleet <= 0:
+                    continue
+                fraction = size.fraction_of(fleet)
+                if not low <= fraction <= high:
+                    raise ValueError(f"{where}: is {fraction:.0%} of a fleet of {fleet}{of}; {rule}")
+                if size.instances_of(fleet) < 1:
+                    raise ValueError(
+                        f"{where}: is less than one instance of a fleet of {fleet}{of}; {rule}, and a step needs at "
+                        "least one whole instance"
+                    )
 
     def _feature_rules(self) -> None:
         if self.serverless is not None:
@@ -323,6 +416,17 @@ class InferenceEndpoint(FrozenModel):
                 raise ValueError("autoscaling: serverless variants scale themselves (max_concurrency)")
             if self.async_inference is not None:
                 raise ValueError("async_inference: asynchronous inference needs an instance-based variant")
+            if self.challengers or self.shadow is not None:
+                raise ValueError(
+                    "challengers / shadow: serverless endpoints support one production variant and no shadow "
+                    "(Serverless Inference feature exclusions)"
+                )
+        if self.async_inference is not None and (self.challengers or self.shadow is not None):
+            # SageMaker's feature matrix lists one production variant and no shadow testing for asynchronous
+            # endpoints (developer guide, "Supported features", 2023 edition; unverified on the current page).
+            raise ValueError(
+                "challengers / shadow: asynchronous endpoints support one production variant and no shadow variant"
+            )
         if self.model_monitor is not None and not self.data_capture.readable_by_model_monitor:
             raise ValueError(
                 "model_monitor: Model Monitor's analyzer reads captured requests as CSV or flat JSON only; enable "
@@ -330,7 +434,48 @@ class InferenceEndpoint(FrozenModel):
                 "them SageMaker captures payloads base64-encoded)"
             )
 
+    def _shape_rules(self) -> None:
+        """Rules of the model shapes (pipelines, multi-model containers), per variant."""
+        for variant in self.variants:
+            where = f"variant {variant.name!r}: model ({variant.model.type})"
+            model = variant.model
+            if isinstance(model, (PipelineModel, MultiModel)):
+                if variant.serverless is not None or self.async_inference is not None:
+                    # Serverless excludes inference pipelines and multi-model endpoints; the feature matrix lists
+                    # neither for asynchronous inference (developer guide, Supported features, 2023 edition).
+                    raise ValueError(f"{where}: needs a real-time endpoint on instances (not serverless or async)")
+                if self.shadow is not None:
+                    # Shadow testing: real-time single-model endpoints only (Supported features, 2023 edition).
+                    raise ValueError(f"{where}: an endpoint with a shadow variant serves single-container models only")
+            if isinstance(model, MultiModel):
+                instance = variant.parsed_instance_type
+                if instance is not None and instance.gpus > 1:
+                    # "Multi-model endpoints are currently supported for all CPU instances types and on single-GPU
+                    # instance types" (developer guide, Multi-model endpoints).
+                    raise ValueError(
+                        f"{where}: {variant.instance_type} has {instance.gpus} GPUs; multi-model endpoints run on CPU "
+                        "or single-GPU instance types"
+                    )
+                if self.model_monitor is not None:
+                    # "Model Monitor does not support monitoring multi-model endpoints" (developer guide).
+                    raise ValueError(f"{where}: Model Monitor does not support multi-model endpoints; remove it")
+                if self.deployment.type != "all_at_once":
+                    # The feature matrix lists no deployment guardrails for multi-model endpoints (Supported
+                    # features, 2023 edition; unverified on the current page): refuse traffic shifting in steps.
+                    raise ValueError(
+                        f"{where}: multi-model endpoints support no canary, linear or rolling guardrails; use "
+                        "deployment type all_at_once"
+                    )
 
-def _image_part(uri: str, part: str) -> str:
-    match = ECR_IMAGE_URI.match(uri)
-    return match[part] if match else ""
+
+def _serving(variant: Variant, kind: Literal["challenger", "shadow"]) -> ServingVariant:
+    return ServingVariant(
+        name=variant.name,
+        kind=kind,
+        model=variant.model,
+        instance_type=variant.instance_type,
+        initial_instance_count=variant.initial_instance_count,
+        initial_variant_weight=variant.initial_variant_weight,
+        autoscaling=variant.autoscaling,
+        shadow_alarms=variant.alarms if isinstance(variant, ShadowVariant) else None,
+    )

@@ -13,7 +13,8 @@ from constructs import Construct
 
 from ml_platform.core.instances import InstanceType
 from ml_platform.inference.config.features import OperationalAlarms
-from ml_platform.inference.endpoint.metrics import VariantMetrics
+from ml_platform.inference.config.variants import ShadowAlarms
+from ml_platform.inference.endpoint.metrics import FIVE_MINUTES, VariantMetrics
 from ml_platform.shared.alarms import notifying_alarm
 
 _NO_TRAFFIC_IS_FINE = cloudwatch.TreatMissingData.NOT_BREACHING
@@ -32,21 +33,27 @@ class EndpointAlarms:
         *,
         thresholds: OperationalAlarms,
         metrics: VariantMetrics,
+        name_prefix: str,
         instance_type: InstanceType | None,
         zero_invocations_alarm: bool,
         topic: sns.ITopic,
+        id_suffix: str = "",
     ) -> None:
         """
         :param scope: the endpoint construct.
         :param metrics: the variant's metrics (both fleets: the endpoint as its callers see it).
+        :param name_prefix: alarm names are ``<name_prefix>-5xx-rate``, ...: the endpoint name for the control
+            variant (the names it always had), ``<endpoint>-<variant>`` for a challenger.
+        :param id_suffix: appended to every construct id. Default: none (the control variant's ids).
         :param instance_type: the variant's instances; None (serverless) leaves the utilization alarms out.
         :param zero_invocations_alarm: alarm when the endpoint gets no invocations for
             ``thresholds.zero_invocations_minutes``.
         """
         self._scope = scope
         self._topic = topic
+        self._id_suffix = id_suffix
         self.all: list[cloudwatch.Alarm] = []
-        name = metrics.endpoint_name
+        name = name_prefix
         t = thresholds
         error_5xx = self._add(
             "Error5xxRateAlarm",
@@ -86,7 +93,7 @@ class EndpointAlarms:
         if instance_type is not None:
             # Instance metrics stop when instances stop; missing data is covered by the invocation and
             # endpoint-state alarms, so it does not breach here.
-            self._utilization(t, metrics, instance_type)
+            self._utilization(t, metrics, instance_type, name)
         if zero_invocations_alarm:
             periods = max(1, t.zero_invocations_minutes // 5)
             self._add(
@@ -102,8 +109,7 @@ class EndpointAlarms:
                 periods=periods,
             )
 
-    def _utilization(self, t: OperationalAlarms, metrics: VariantMetrics, instance: InstanceType) -> None:
-        name = metrics.endpoint_name
+    def _utilization(self, t: OperationalAlarms, metrics: VariantMetrics, instance: InstanceType, name: str) -> None:
         self._add(
             "CpuUtilizationAlarm",
             f"{name}-cpu-utilization",
@@ -161,7 +167,7 @@ class EndpointAlarms:
     ) -> cloudwatch.Alarm:
         alarm = notifying_alarm(
             self._scope,
-            construct_id,
+            construct_id + self._id_suffix,
             alarm_name=alarm_name,
             runbook=runbook,
             metric=metric,
@@ -173,3 +179,69 @@ class EndpointAlarms:
         )
         self.all.append(alarm)
         return alarm
+
+
+def shadow_comparison_alarms(
+    scope: Construct,
+    *,
+    thresholds: ShadowAlarms,
+    control: VariantMetrics,
+    shadow: VariantMetrics,
+    topic: sns.ITopic,
+) -> list[cloudwatch.Alarm]:
+    """Two alarms that compare the shadow with the control variant over the same 5-minute periods: its 5XX rate is
+    higher by more than ``error_rate_delta_percent`` points, or its p99 model latency by more than
+    ``p99_latency_delta_ms``. Both see the same requests (the shadow gets copies of the control's), so a difference
+    is the model's. They notify; they never roll anything back (the shadow serves no caller)."""
+    name = control.endpoint_name
+    five = FIVE_MINUTES
+    error_delta = cloudwatch.MathExpression(
+        expression="shadow - control",
+        using_metrics={
+            "shadow": shadow.error_rate("Invocation5XXErrors", period=five),
+            "control": control.error_rate("Invocation5XXErrors", period=five),
+        },
+        label=f"5XX rate of {shadow.variant_name} minus {control.variant_name} (points)",
+        period=five,
+    )
+    latency_delta = cloudwatch.MathExpression(
+        expression="(shadow - control) / 1000",  # ModelLatency is in microseconds
+        using_metrics={
+            "shadow": shadow.invocation_metric("ModelLatency", "p99", period=five),
+            "control": control.invocation_metric("ModelLatency", "p99", period=five),
+        },
+        label=f"p99 ModelLatency of {shadow.variant_name} minus {control.variant_name} (ms)",
+        period=five,
+    )
+    promote = (
+        "Do not promote the shadow yet: compare both variants on the dashboard's shadow row and the captured "
+        "requests of both (docs/inference.md#run-a-shadow-test)."
+    )
+    return [
+        notifying_alarm(
+            scope,
+            "ShadowErrorRateDeltaAlarm",
+            alarm_name=f"{name}-shadow-5xx-rate-delta",
+            runbook=f"{name}: the shadow variant {shadow.variant_name} fails more than "
+            f"{thresholds.error_rate_delta_percent} points more often than {control.variant_name}. {promote}",
+            metric=error_delta,
+            threshold=thresholds.error_rate_delta_percent,
+            evaluation_periods=thresholds.evaluation_periods,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=_NO_TRAFFIC_IS_FINE,
+            topic=topic,
+        ),
+        notifying_alarm(
+            scope,
+            "ShadowLatencyDeltaAlarm",
+            alarm_name=f"{name}-shadow-p99-latency-delta",
+            runbook=f"{name}: the shadow variant {shadow.variant_name}'s p99 model latency exceeds "
+            f"{control.variant_name}'s by more than {thresholds.p99_latency_delta_ms} ms. {promote}",
+            metric=latency_delta,
+            threshold=thresholds.p99_latency_delta_ms,
+            evaluation_periods=thresholds.evaluation_periods,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=_NO_TRAFFIC_IS_FINE,
+            topic=topic,
+        ),
+    ]

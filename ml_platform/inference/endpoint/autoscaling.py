@@ -31,6 +31,7 @@ class VariantAutoscaling:
         endpoint_name_attribute: str,
         variant_name: str,
         asynchronous: bool,
+        id_suffix: str = "",
     ) -> None:
         """
         :param scope: the endpoint construct.
@@ -38,10 +39,12 @@ class VariantAutoscaling:
         :param endpoint_name_attribute: the endpoint resource's name attribute, so the target depends on the
             endpoint (``CfnEndpoint.attr_endpoint_name``).
         :param asynchronous: scale on the backlog of an asynchronous endpoint instead of invocations.
+        :param id_suffix: appended to the construct ids and the policy name (``-<variant>``). Default: none (the
+            control variant's ids and name, ``<endpoint>-target-tracking``).
         """
         self.scalable_target = appscaling.CfnScalableTarget(
             scope,
-            "ScalableTarget",
+            f"ScalableTarget{id_suffix}",
             service_namespace="sagemaker",
             scalable_dimension=VARIANT_SCALABLE_DIMENSION,
             resource_id=f"endpoint/{endpoint_name_attribute}/variant/{variant_name}",
@@ -74,8 +77,8 @@ class VariantAutoscaling:
             )
         self.scaling_policy = appscaling.CfnScalingPolicy(
             scope,
-            "TargetTracking",
-            policy_name=f"{endpoint_name}-target-tracking",
+            f"TargetTracking{id_suffix}",
+            policy_name=f"{endpoint_name}{'-' + variant_name if id_suffix else ''}-target-tracking",
             policy_type="TargetTrackingScaling",
             scaling_target_id=self.scalable_target.ref,
             target_tracking_scaling_policy_configuration=tracking,

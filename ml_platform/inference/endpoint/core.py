@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import RemovalPolicy
+from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
@@ -29,13 +30,15 @@ from constructs import Construct
 
 from ml_platform.inference.config import InferenceEndpoint
 from ml_platform.inference.config.features import AsyncInference, DataCapture
-from ml_platform.inference.endpoint.alarms import EndpointAlarms
+from ml_platform.inference.config.registry import RegistryConfig
+from ml_platform.inference.endpoint.alarms import EndpointAlarms, shadow_comparison_alarms
 from ml_platform.inference.endpoint.autoscaling import VariantAutoscaling
 from ml_platform.inference.endpoint.events import EndpointEvents
 from ml_platform.inference.endpoint.guardrails import DeploymentGuardrails
 from ml_platform.inference.endpoint.metrics import VariantMetrics
-from ml_platform.inference.endpoint.monitor import DataQualityMonitor, selection_kwargs
+from ml_platform.inference.endpoint.monitor import DataQualityMonitor
 from ml_platform.inference.endpoint.role import AsyncNotifications, ExecutionRole
+from ml_platform.inference.endpoint.variants import variant_id, variant_model, variant_property
 from ml_platform.shared.compliance import acknowledge_finding
 from ml_platform.shared.log_retention import retention
 
@@ -84,6 +87,7 @@ class SageMakerEndpoint(Construct):
         zero_invocations_alarm: bool = False,
         async_notifications: AsyncNotifications | None = None,
         event_dead_letter_queue: sqs.IQueue | None = None,
+        registry: RegistryConfig | None = None,
     ) -> None:
         """
         :param config: the endpoint as configured (image, model data, variant, policy, alarms, features).
@@ -111,6 +115,8 @@ class SageMakerEndpoint(Construct):
         :param event_dead_letter_queue: where EventBridge puts endpoint events it could not deliver to
             ``alarm_topic`` (its key must let EventBridge use data keys). Default: none (events are dropped
             after EventBridge's retries).
+        :param registry: the environment's model registry (package variants deploy a version of one of its
+            groups). Default: none.
         """
         super().__init__(scope, construct_id)
         self.config = config
@@ -118,8 +124,6 @@ class SageMakerEndpoint(Construct):
         self.variant_name = config.variant_name
         self.capture_prefix = endpoint_name
         self.metrics = VariantMetrics(endpoint_name=endpoint_name, variant_name=config.variant_name)
-        instance_type = config.parsed_instance_type
-        in_vpc = config.serverless is None
         capture = config.data_capture if config.data_capture.enabled else None
 
         self.log_group = logs.LogGroup(
@@ -142,64 +146,44 @@ class SageMakerEndpoint(Construct):
             capture_bucket_key=capture_bucket_key,
             ml_key=ml_key,
             async_notifications=async_notifications or AsyncNotifications(),
+            registry=registry,
         )
         self.role = execution_role.role
         self.policies = execution_role.policies
         self.model_prefix = execution_role.model_prefix
 
-        # ---------------------------------------------------------------- model
-        model_data_url = config.external_model_data_url or f"s3://{models_bucket.bucket_name}/{config.model_data_key}"
-        self.model = sagemaker.CfnModel(
-            self,
-            "Model",
-            execution_role_arn=self.role.role_arn,
-            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=config.image_uri,
-                model_data_url=model_data_url,
-                environment=dict(sorted(config.environment.items())) or None,
-            ),
-            vpc_config=(
-                sagemaker.CfnModel.VpcConfigProperty(
-                    security_group_ids=[security_group.security_group_id],
-                    subnets=vpc.select_subnets(**selection_kwargs(subnets)).subnet_ids,
-                )
-                if in_vpc
-                else None
-            ),
-            # Containers are internet-enabled unless network isolation is on; with it they make no inbound
-            # or outbound network calls (SageMaker fetches the model data and image on their behalf).
-            enable_network_isolation=True if in_vpc else None,
-        )
-        for policy in self.policies:
-            self.model.node.add_dependency(policy)
+        # ---------------------------------------------------------------- models, one per variant
+        self.models: dict[str, sagemaker.CfnModel] = {}
+        for variant in config.variants:
+            model = variant_model(
+                self,
+                variant,
+                role_arn=self.role.role_arn,
+                models_bucket=models_bucket,
+                vpc=vpc,
+                subnets=subnets,
+                security_group=security_group,
+            )
+            for policy in self.policies:
+                model.node.add_dependency(policy)
+            self.models[variant.name] = model
+        self.model = self.models[config.variant_name]
 
         # ---------------------------------------------------------------- endpoint configuration
-        volume_key_allowed = instance_type is not None and not instance_type.has_local_nvme_storage
+        # A KMS volume key applies to every variant's instances: SageMaker refuses it for instance types with local
+        # NVMe storage (their hardware encrypts those volumes) and for serverless variants.
+        instance_types = [v.parsed_instance_type for v in config.variants]
+        volume_key_allowed = all(t is not None and not t.has_local_nvme_storage for t in instance_types)
         self.volume_encrypted_with_ml_key = volume_key_allowed
-        serverless = config.serverless
-        variant = sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-            variant_name=config.variant_name,
-            model_name=self.model.attr_model_name,
-            initial_variant_weight=1,
-            instance_type=config.instance_type,
-            initial_instance_count=config.initial_instance_count,
-            serverless_config=(
-                sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
-                    memory_size_in_mb=serverless.memory_mib,
-                    max_concurrency=serverless.max_concurrency,
-                    provisioned_concurrency=serverless.provisioned_concurrency,
-                )
-                if serverless
-                else None
-            ),
-        )
+        shadow = config.shadow_variant
         notifications = async_notifications or AsyncNotifications()
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "EndpointConfig",
             # No EndpointConfigName: CloudFormation generates one, so every change creates a new
             # configuration (all its properties require replacement) instead of failing on a fixed name.
-            production_variants=[variant],
+            production_variants=[variant_property(v, self.models[v.name]) for v in config.production_variants],
+            shadow_production_variants=[variant_property(shadow, self.models[shadow.name])] if shadow else None,
             kms_key_id=ml_key.key_arn if volume_key_allowed else None,
             data_capture_config=self._capture_config(capture, capture_bucket, ml_key) if capture else None,
             async_inference_config=(
@@ -209,11 +193,12 @@ class SageMakerEndpoint(Construct):
             ),
         )
         if not volume_key_allowed:
+            nvme = next((v.instance_type for v in config.variants if v.instance_type is not None), None)
             reason = (
-                f"{config.instance_type} has local NVMe instance storage, which its hardware module encrypts; "
+                f"{nvme} has local NVMe instance storage, which its hardware module encrypts; "
                 "CreateEndpointConfig fails when a KmsKeyId is given for such instance types (SageMaker API "
                 "reference, CreateEndpointConfig KmsKeyId)."
-                if instance_type is not None
+                if config.serverless is None
                 else "Serverless variants have no ML storage volume to encrypt and the service does not accept "
                 "a KMS volume key for them (Serverless Inference feature exclusions)."
             )
@@ -225,7 +210,7 @@ class SageMakerEndpoint(Construct):
             self,
             "Guardrails",
             endpoint_name=endpoint_name,
-            variant_name=config.variant_name,
+            variant_names=[v.name for v in config.production_variants],
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
             policy=config.deployment,
             thresholds=config.rollback_alarms,
@@ -235,6 +220,7 @@ class SageMakerEndpoint(Construct):
             execution_role.allow_describe_alarms(self.guardrails.alarm_names)
 
         # ---------------------------------------------------------------- endpoint
+        scaled = any(v.autoscaling is not None for v in config.variants)
         self.endpoint = sagemaker.CfnEndpoint(
             self,
             "Endpoint",
@@ -242,32 +228,61 @@ class SageMakerEndpoint(Construct):
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
             deployment_config=self.guardrails.deployment_config,
             # An update would otherwise reset the scaled fleet to InitialInstanceCount (the default is false).
-            retain_all_variant_properties=True if config.autoscaling else None,
+            retain_all_variant_properties=True if scaled else None,
+            # ... but it would also keep the old weights ("such as the instance count or the variant weight",
+            # UpdateEndpoint RetainAllVariantProperties): with challengers the configured weights win.
+            exclude_retained_variant_properties=(
+                [sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type="DesiredWeight")]
+                if scaled and config.challengers
+                else None
+            ),
         )
         for policy in self.policies:
             self.endpoint.node.add_dependency(policy)
 
-        self.scalable_target = None
-        if config.autoscaling is not None:
-            self.scalable_target = VariantAutoscaling(
-                self,
-                config=config.autoscaling,
-                endpoint_name=endpoint_name,
-                endpoint_name_attribute=self.endpoint.attr_endpoint_name,
-                variant_name=config.variant_name,
-                asynchronous=config.async_inference is not None,
-            ).scalable_target
+        self.scalable_targets: dict[str, appscaling.CfnScalableTarget] = {}
+        for variant in config.variants:
+            if variant.autoscaling is not None:
+                self.scalable_targets[variant.name] = VariantAutoscaling(
+                    self,
+                    config=variant.autoscaling,
+                    endpoint_name=endpoint_name,
+                    endpoint_name_attribute=self.endpoint.attr_endpoint_name,
+                    variant_name=variant.name,
+                    id_suffix=variant_id(variant),
+                    asynchronous=config.async_inference is not None,
+                ).scalable_target
+        self.scalable_target = self.scalable_targets.get(config.variant_name)
 
-        alarms = EndpointAlarms(
-            self,
-            thresholds=config.operational_alarms,
-            metrics=self.metrics,
-            instance_type=instance_type,
-            zero_invocations_alarm=zero_invocations_alarm,
-            topic=alarm_topic,
-        )
-        self.operational_alarms: list[cloudwatch.Alarm] = alarms.all
-        self.critical_alarms: tuple[cloudwatch.Alarm, ...] = alarms.critical
+        # ---------------------------------------------------------------- alarms: per production variant, shadow
+        self.variant_metrics = {
+            v.name: VariantMetrics(endpoint_name=endpoint_name, variant_name=v.name) for v in config.variants
+        }
+        self.operational_alarms: list[cloudwatch.Alarm] = []
+        self.critical_alarms: tuple[cloudwatch.Alarm, ...] = ()
+        for variant in config.production_variants:
+            alarms = EndpointAlarms(
+                self,
+                thresholds=config.operational_alarms,
+                metrics=self.variant_metrics[variant.name],
+                name_prefix=endpoint_name if variant.kind == "control" else f"{endpoint_name}-{variant.name}",
+                id_suffix=variant_id(variant),
+                instance_type=variant.parsed_instance_type,
+                zero_invocations_alarm=zero_invocations_alarm and variant.kind == "control",
+                topic=alarm_topic,
+            )
+            self.operational_alarms += alarms.all
+            self.critical_alarms += alarms.critical
+        self.shadow_alarms: list[cloudwatch.Alarm] = []
+        if shadow is not None:
+            assert shadow.shadow_alarms is not None
+            self.shadow_alarms = shadow_comparison_alarms(
+                self,
+                thresholds=shadow.shadow_alarms,
+                control=self.metrics,
+                shadow=self.variant_metrics[shadow.name],
+                topic=alarm_topic,
+            )
         self.events = EndpointEvents(
             self, endpoint_name=endpoint_name, topic=alarm_topic, dead_letter_queue=event_dead_letter_queue
         )

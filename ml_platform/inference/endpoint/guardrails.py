@@ -10,6 +10,8 @@ resolve to alarms in the same template. The policy and thresholds are the valida
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sagemaker as sagemaker
@@ -25,6 +27,7 @@ from ml_platform.inference.config.policies import (
     RollingPolicy,
 )
 from ml_platform.inference.endpoint.metrics import VariantMetrics
+from ml_platform.inference.endpoint.variants import camel_id
 from ml_platform.shared.alarms import notifying_alarm
 
 
@@ -51,7 +54,7 @@ class DeploymentGuardrails(Construct):
         construct_id: str,
         *,
         endpoint_name: str,
-        variant_name: str,
+        variant_names: Sequence[str],
         endpoint_config_name: str,
         policy: DeploymentPolicy,
         thresholds: RollbackAlarms,
@@ -59,7 +62,8 @@ class DeploymentGuardrails(Construct):
     ) -> None:
         """
         :param endpoint_name: the endpoint's (stable) name; alarm names are ``<endpoint_name>-rollback-*``.
-        :param variant_name: the production variant the alarms watch.
+        :param variant_names: the production variants the alarms watch, the control first: each gets the alarm set
+            (the control's ids and names are those the guardrail always had; a challenger's carry its name).
         :param endpoint_config_name: the endpoint configuration being deployed (the new fleet), usually
             ``CfnEndpointConfig.attr_endpoint_config_name``.
         :param policy: blue/green (all at once, canary, linear) or rolling.
@@ -68,51 +72,55 @@ class DeploymentGuardrails(Construct):
         """
         super().__init__(scope, construct_id)
         self.policy = policy
-        new_fleet = VariantMetrics(
-            endpoint_name=endpoint_name, variant_name=variant_name, endpoint_config_name=endpoint_config_name
-        )
         period = Duration.seconds(thresholds.period_seconds)
-        where = f"{endpoint_name}/{variant_name}"
         what_to_do = (
             "SageMaker rolls back a running deployment when this alarm fires. If no deployment is running, the "
             "live configuration misbehaves: check the endpoint's CloudWatch logs and the last model change; see "
             "docs/inference.md#when-a-rollback-alarm-fires."
         )
-        t = thresholds
-        # (construct id, name suffix, threshold or None, metric, what it means); the order is the template's.
-        candidates: list[tuple[str, str, float | None, cloudwatch.IMetric, str]] = [
-            ("Error5xxRate", "5xx-rate", t.error_5xx_rate_percent,
-             new_fleet.error_rate("Invocation5XXErrors", period=period),
-             f"5XX errors above {t.error_5xx_rate_percent} % of the new fleet's invocations on {where}."),
-            ("ModelLatencyP99", "p99-latency", t.p99_model_latency_ms and t.p99_model_latency_ms * 1000,  # µs
-             new_fleet.invocation_metric("ModelLatency", "p99", period=period),
-             f"p99 ModelLatency of the new fleet above {t.p99_model_latency_ms} ms on {where}."),
-            ("Error4xxRate", "4xx-rate", t.error_4xx_rate_percent,
-             new_fleet.error_rate("Invocation4XXErrors", period=period),
-             f"4XX errors above {t.error_4xx_rate_percent} % of the new fleet's invocations on {where} (the new "
-             "model rejects requests the old one accepted)."),
-        ]  # fmt: skip
         self.alarms: list[cloudwatch.Alarm] = []
         self._alarm_names: list[str] = []
-        for alarm_id, suffix, threshold, metric, meaning in candidates:
-            if threshold is None:
-                continue
-            self._alarm_names.append(f"{endpoint_name}-rollback-{suffix}")
-            self.alarms.append(
-                notifying_alarm(
-                    self,
-                    alarm_id,
-                    alarm_name=self._alarm_names[-1],
-                    runbook=f"Rollback guard: {meaning} {what_to_do}",
-                    metric=metric,
-                    threshold=threshold,
-                    evaluation_periods=t.evaluation_periods,
-                    comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                    # No traffic during a bake period is not evidence of a bad model.
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                    topic=alarm_topic,
-                )
+        for index, variant_name in enumerate(variant_names):
+            new_fleet = VariantMetrics(
+                endpoint_name=endpoint_name, variant_name=variant_name, endpoint_config_name=endpoint_config_name
             )
+            where = f"{endpoint_name}/{variant_name}"
+            t = thresholds
+            # (construct id, name suffix, threshold or None, metric, what it means); the order is the template's.
+            candidates: list[tuple[str, str, float | None, cloudwatch.IMetric, str]] = [
+                ("Error5xxRate", "5xx-rate", t.error_5xx_rate_percent,
+                 new_fleet.error_rate("Invocation5XXErrors", period=period),
+                 f"5XX errors above {t.error_5xx_rate_percent} % of the new fleet's invocations on {where}."),
+                ("ModelLatencyP99", "p99-latency", t.p99_model_latency_ms and t.p99_model_latency_ms * 1000,  # µs
+                 new_fleet.invocation_metric("ModelLatency", "p99", period=period),
+                 f"p99 ModelLatency of the new fleet above {t.p99_model_latency_ms} ms on {where}."),
+                ("Error4xxRate", "4xx-rate", t.error_4xx_rate_percent,
+                 new_fleet.error_rate("Invocation4XXErrors", period=period),
+                 f"4XX errors above {t.error_4xx_rate_percent} % of the new fleet's invocations on {where} (the new "
+                 "model rejects requests the old one accepted)."),
+            ]  # fmt: skip
+            # The control's alarms keep the ids and names they had before challengers existed.
+            id_suffix = "" if index == 0 else camel_id(variant_name)
+            name_prefix = endpoint_name if index == 0 else f"{endpoint_name}-{variant_name}"
+            for alarm_id, suffix, threshold, metric, meaning in candidates:
+                if threshold is None:
+                    continue
+                self._alarm_names.append(f"{name_prefix}-rollback-{suffix}")
+                self.alarms.append(
+                    notifying_alarm(
+                        self,
+                        alarm_id + id_suffix,
+                        alarm_name=self._alarm_names[-1],
+                        runbook=f"Rollback guard: {meaning} {what_to_do}",
+                        metric=metric,
+                        threshold=threshold,
+                        evaluation_periods=t.evaluation_periods,
+                        comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                        # No traffic during a bake period is not evidence of a bad model.
+                        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                        topic=alarm_topic,
+                    )
+                )
 
     @property
     def deployment_config(self) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:

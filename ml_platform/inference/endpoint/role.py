@@ -19,6 +19,8 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.inference.config import InferenceEndpoint
+from ml_platform.inference.config.models import ContainerModel, MultiModel, PackageModel, PipelineModel, image_part
+from ml_platform.inference.config.registry import RegistryConfig
 from ml_platform.inference.endpoint.metrics import ENDPOINT_INSTANCE_NAMESPACE
 from ml_platform.shared.compliance import acknowledge, acknowledge_resource_wildcards
 from ml_platform.shared.lake_access import object_read_statements, object_write_statements
@@ -60,9 +62,9 @@ class AsyncNotifications:
 
 
 def repository_arn(scope: Construct, *, account: str, region: str, repository: str) -> str:
-    """The ARN of an ECR repository (the image's registry account and region)."""
+    """The ARN of an ECR repository (the image's registry account and region; "" for the stack's own)."""
     return Stack.of(scope).format_arn(
-        service="ecr", account=account, region=region, resource="repository", resource_name=repository
+        service="ecr", account=account or None, region=region or None, resource="repository", resource_name=repository
     )
 
 
@@ -88,6 +90,7 @@ class ExecutionRole:
         capture_bucket_key: kms.IKey | None,
         ml_key: kms.IKey,
         async_notifications: AsyncNotifications,
+        registry: RegistryConfig | None = None,
     ) -> None:
         """
         :param scope: the endpoint construct; the role and its policies are created in it.
@@ -97,6 +100,8 @@ class ExecutionRole:
         :param capture_bucket_key: the capture bucket's default key (asynchronous inputs uploaded without an
             encryption header use it). None: inputs are decrypted with ``ml_key`` only.
         :param ml_key: capture and asynchronous results are written with this key.
+        :param registry: the environment's model registry, where a package variant's group declares the
+            repositories and the models-bucket prefix of its versions. Default: none (no package variants).
         """
         self._scope = scope
         self.role = iam.Role(
@@ -107,17 +112,14 @@ class ExecutionRole:
         )
         asynchronous = config.async_inference
         writes_to_capture = config.data_capture.enabled or asynchronous is not None
+        sources = _model_sources(config, registry or RegistryConfig())
         statements = [
             iam.PolicyStatement(
                 sid="PullTheModelImage",
                 actions=list(ECR_PULL_ACTIONS),
                 resources=[
-                    repository_arn(
-                        scope,
-                        account=config.image_account,
-                        region=config.image_region,
-                        repository=config.image_repository,
-                    )
+                    repository_arn(scope, account=account, region=region, repository=repository)
+                    for account, region, repository in sources.repositories
                 ],
             ),
             iam.PolicyStatement(
@@ -126,28 +128,29 @@ class ExecutionRole:
                 resources=[log_group.log_group_arn],
             ),
         ]
-        self.model_prefix: str | None = None
-        if config.model_data_key is not None:
-            # Every version of the model under its prefix (<model>/<version>/...): SageMaker downloads the artifact
-            # with this role whenever it launches an instance, and a rollback, or an old-fleet instance replaced
-            # while a new version bakes, launches instances of the *previous* model version (unverified that
-            # replacement instances download again: the SageMaker guide only says the role is used "to access model
-            # artifacts ... for deployment on ML compute instances"; reading the prefix is safe either way).
-            self.model_prefix = f"{config.model_data_key.split('/', 1)[0]}/"
+        # Every version of each model under its prefix (<model>/<version>/...): SageMaker downloads the artifact
+        # with this role whenever it launches an instance, and a rollback, or an old-fleet instance replaced while a
+        # new version bakes, launches instances of the *previous* model version (unverified that replacement
+        # instances download again: the SageMaker guide only says the role is used "to access model artifacts ...
+        # for deployment on ML compute instances"; reading the prefix is safe either way). A multi-model container
+        # reads the models under its prefix, a registry package the prefix its group declares.
+        self.model_prefixes: tuple[str, ...] = sources.prefixes
+        self.model_prefix: str | None = sources.prefixes[0] if sources.prefixes else None
+        if sources.prefixes:
             statements += object_read_statements(
                 sid="ModelVersions",
                 bucket=models_bucket,
                 keys=[models_bucket_key] if models_bucket_key is not None else [],
-                prefixes=[self.model_prefix],
+                prefixes=list(sources.prefixes),
                 list_objects=False,
             )
-        else:
-            bucket, _, key = (config.external_model_data_url or "").removeprefix("s3://").partition("/")
+        if sources.external_objects:
+            partition = Stack.of(scope).partition
             statements.append(
                 iam.PolicyStatement(
                     sid="ReadTheModelArtifact",
                     actions=["s3:GetObject"],
-                    resources=[f"arn:{Stack.of(scope).partition}:s3:::{bucket}/{key}"],
+                    resources=[f"arn:{partition}:s3:::{location}" for location in sources.external_objects],
                 )
             )
         if writes_to_capture:
@@ -245,8 +248,7 @@ class ExecutionRole:
             )
             self.policies.append(network)
         wildcard_suffixes = [f"/{capture_prefix}/*"] if writes_to_capture else []
-        if self.model_prefix is not None:
-            wildcard_suffixes.append(f"/{self.model_prefix}*")
+        wildcard_suffixes += [f"/{prefix}*" for prefix in self.model_prefixes]
         if asynchronous is not None:
             wildcard_suffixes.append(f"/{capture_prefix}/{asynchronous.input_prefix}/*")
         if wildcard_suffixes:
@@ -280,3 +282,38 @@ class ExecutionRole:
                 ],
             )
         )
+
+
+@dataclass(frozen=True)
+class _ModelSources:
+    repositories: tuple[tuple[str, str, str], ...]  # (account, region, repository); "" = the stack's
+    prefixes: tuple[str, ...]  # models-bucket prefixes
+    external_objects: tuple[str, ...]  # <bucket>/<key> outside the models bucket
+
+
+def _model_sources(config: InferenceEndpoint, registry: RegistryConfig) -> _ModelSources:
+    """Where the endpoint's variants pull images and read model data from, in declaration order, each once."""
+    repositories: dict[tuple[str, str, str], None] = {}
+    prefixes: dict[str, None] = {}
+    external: dict[str, None] = {}
+    for variant in config.variants:
+        model = variant.model
+        if isinstance(model, PackageModel):
+            group = registry.group(model.group)
+            assert group is not None, model.group  # InferenceConfig refuses an undeclared group
+            repositories.update(dict.fromkeys(("", "", repository) for repository in group.image_repositories))
+            prefixes[group.model_data_prefix] = None
+            continue
+        images = [model.image_uri] if isinstance(model, MultiModel) else [c.image_uri for c in model.containers]
+        for image in images:
+            repositories[
+                (image_part(image, "account"), image_part(image, "region"), image_part(image, "repository"))
+            ] = None
+        if isinstance(model, MultiModel):
+            prefixes[model.model_data_prefix] = None
+        for container in model.containers if isinstance(model, (ContainerModel, PipelineModel)) else ():
+            if container.model_prefix is not None:
+                prefixes[container.model_prefix] = None
+            if container.external_model_data_url is not None:
+                external[container.external_model_data_url.removeprefix("s3://")] = None
+    return _ModelSources(tuple(repositories), tuple(prefixes), tuple(external))

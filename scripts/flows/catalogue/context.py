@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ml_platform.inference.config.endpoint import ECR_IMAGE_URI
+from ml_platform.inference.config.models import ECR_IMAGE_URI
 from scripts.flows.templates import PARTITION
 
 if TYPE_CHECKING:
