@@ -99,6 +99,7 @@ class InferenceStack(PlatformStack):
                 zero_invocations_alarm=endpoint.zero_invocations_alarm(config.stage),
                 async_notifications=self._async_notifications(endpoint, name, ml_key, alarm_topic, alarms_key),
                 event_dead_letter_queue=self.event_dead_letter_queue,
+                registry=config.inference.registry,
             )
             CfnOutput(
                 self,
