@@ -14,6 +14,8 @@ from typing import Any
 
 from ml_platform.core.errors import ConfigError, build
 from ml_platform.environment import EnvironmentConfig
+from ml_platform.inference.config.packages import pin_package_versions, unknown_pins
+from ml_platform.inference.config.registry import sharing_problems
 from ml_platform.lake.config import catalog_encryption_owner_problems
 
 # Placeholder account ids: replace them with your own. Each environment declares its account, so the Glue Data
@@ -38,9 +40,11 @@ _CHURN_DEV = {
     "deployment": {"type": "canary", "canary_size": {"instances": 1}, "wait_interval_seconds": 300,
                    "termination_wait_seconds": 120, "maximum_execution_timeout_seconds": 1800},
 }  # fmt: skip
+# prod serves a pinned version of its registry group `churn` (docs/releases.md): register and approve the version in
+# prod's registry, then set `version` here, or let the delivery pipeline resolve the latest approved version.
 _CHURN_PROD = {
-    **_CHURN_DEV,
-    "image_uri": f"{_PROD_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/churn-model:1.4.0",
+    **{key: value for key, value in _CHURN_DEV.items() if key not in ("image_uri", "model_data_key", "environment")},
+    "model": {"type": "package", "group": "churn", "version": 1},
     "instance_type": "ml.m5.xlarge",
     "initial_instance_count": 4,
     "deployment": {"type": "linear", "linear_step_size": {"percent": 25}, "wait_interval_seconds": 300,
@@ -51,6 +55,13 @@ _CHURN_PROD = {
     "data_capture": {"sampling_percent": 20, "csv_content_types": ["text/csv"]},
     "model_monitor": {"baseline_statistics_key": "churn/1.4.0/baseline/statistics.json",
                       "baseline_constraints_key": "churn/1.4.0/baseline/constraints.json"},
+}  # fmt: skip
+# prod's model registry (docs/releases.md): one model package group per model served from it. The versions of
+# `churn` run images of prod's own churn repository and artifacts under churn/ in prod's models bucket; the execution
+# role may read exactly there.
+_REGISTRY_PROD = {
+    "groups": [{"name": "churn", "description": "Churn model versions",
+                "image_repositories": ["ml-platform/churn-model"], "model_data_prefix": "churn/"}],
 }  # fmt: skip
 _RECOMMENDER_PROD = {
     "name": "recommender",
@@ -83,7 +94,7 @@ ENVIRONMENTS: tuple[Mapping[str, Any], ...] = (
         "data_lake": {"curated_crawler": {"enabled": True}},
         # 1,000 events/s of ~2 KB read by Firehose: max(2,000/1,000, 1,000/1,000, 2,000/2,000) × 1.5 → 3 shards.
         "streaming": {"capacity": {"write_kb_per_second": 2000, "write_records_per_second": 1000}},
-        "inference": {"endpoints": [_CHURN_PROD, _RECOMMENDER_PROD]},
+        "inference": {"endpoints": [_CHURN_PROD, _RECOMMENDER_PROD], "registry": _REGISTRY_PROD},
     },
 )
 
@@ -102,11 +113,21 @@ ENVIRONMENTS: tuple[Mapping[str, Any], ...] = (
 PIPELINE: Mapping[str, Any] | None = None
 
 
-def load_environments(declared: Sequence[Mapping[str, Any]] = ENVIRONMENTS) -> tuple[EnvironmentConfig, ...]:
-    """Validate every declared environment; report every problem of every environment at once."""
+def load_environments(
+    declared: Sequence[Mapping[str, Any]] = ENVIRONMENTS,
+    *,
+    package_versions: Mapping[tuple[str, str], int] | None = None,
+) -> tuple[EnvironmentConfig, ...]:
+    """Validate every declared environment; report every problem of every environment at once.
+
+    ``package_versions``: ``{(environment, group): version}`` pins (the ``model_package_versions`` context, parsed by
+    ``parse_package_versions``) that replace the version of every variant deploying that group in that environment;
+    a pin of an undeclared environment or group is a problem.
+    """
     problems: list[str] = []
     result: list[EnvironmentConfig] = []
-    for index, data in enumerate(declared):
+    pins = package_versions or {}
+    for index, data in enumerate(pin_package_versions(declared, pins)):
         label = data.get("name", f"#{index}") if isinstance(data, Mapping) else f"#{index}"
         try:
             result.append(build(EnvironmentConfig, data, context=f"environment {label!r}"))
@@ -116,6 +137,12 @@ def load_environments(declared: Sequence[Mapping[str, Any]] = ENVIRONMENTS) -> t
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"environment {name!r}: field 'name': declared more than once; names must be unique")
     problems.extend(catalog_encryption_owner_problems(result))
+    accounts = {env.name: env.account for env in result}
+    for env in result:
+        problems.extend(sharing_problems(env.name, env.inference.registry, accounts))
+    if pins and not problems:
+        groups = {env.name: [group.name for group in env.inference.registry.groups] for env in result}
+        problems.extend(unknown_pins(pins, groups))
     if problems:
         raise ConfigError(problems)
     if not result:
@@ -124,10 +151,14 @@ def load_environments(declared: Sequence[Mapping[str, Any]] = ENVIRONMENTS) -> t
 
 
 def select_environments(
-    requested: str | None, declared: Sequence[Mapping[str, Any]] = ENVIRONMENTS
+    requested: str | None,
+    declared: Sequence[Mapping[str, Any]] = ENVIRONMENTS,
+    *,
+    package_versions: Mapping[tuple[str, str], int] | None = None,
 ) -> tuple[EnvironmentConfig, ...]:
-    """The environments to synthesize: all of them, or the one named by ``-c env=NAME``."""
-    environments = load_environments(declared)
+    """The environments to synthesize: all of them, or the one named by ``-c env=NAME`` (with ``package_versions``
+    pinned, see :func:`load_environments`)."""
+    environments = load_environments(declared, package_versions=package_versions)
     if requested is None or requested == "":
         return environments
     by_name = {env.name: env for env in environments}

@@ -129,7 +129,7 @@ def declared_in_accounts(
         else:
             env["account"] = new
         for endpoint in env.get("inference", {}).get("endpoints", []):
-            if old and new:
+            if old and new and "image_uri" in endpoint:  # a registry package names no image
                 endpoint["image_uri"] = endpoint["image_uri"].replace(old, new, 1)
         result.append(env)
     return result

@@ -17,6 +17,7 @@ from ml_platform.core.config import FrozenModel
 from ml_platform.core.images import MODEL_MONITOR_REGISTRY_ACCOUNTS
 from ml_platform.inference.config.endpoint import ENDPOINT_NAME_MAX_LENGTH, InferenceEndpoint
 from ml_platform.inference.config.models import PackageModel, image_part
+from ml_platform.inference.config.packages import arn_part
 from ml_platform.inference.config.registry import RegistryConfig
 from ml_platform.inference.config.stack_groups import (
     DEFAULT_STACK_GROUP,
@@ -40,16 +41,22 @@ def _named_endpoint_errors(value: Any, handler: Callable[[Any], Any]) -> Any:
     try:
         return handler(value)
     except ValidationError as error:
+        items = list(value) if isinstance(value, (list, tuple)) else []
         names = [
             item.get("name") if isinstance(item, Mapping) and isinstance(item.get("name"), str) else None
-            for item in (value if isinstance(value, (list, tuple)) else [])
+            for item in items
         ]
         details: list[InitErrorDetails] = []
         for item in error.errors(include_url=False):
             loc = list(item["loc"])
+            message = str(item["msg"]).removeprefix("Value error, ")
+            variant = _package_variant(items, loc)
+            if variant is not None:
+                # A model package reference: name the variant, drop pydantic's discriminator tag from the location.
+                loc.remove("package")
+                message = f"variant {variant!r}: {message}"
             if loc and isinstance(loc[0], int) and loc[0] < len(names) and names[loc[0]]:
                 loc[0] = names[loc[0]]
-            message = str(item["msg"]).removeprefix("Value error, ")
             details.append(
                 InitErrorDetails(
                     type=PydanticCustomError("inference_endpoint", "{message}", {"message": message}),
@@ -58,6 +65,27 @@ def _named_endpoint_errors(value: Any, handler: Callable[[Any], Any]) -> Any:
                 )
             )
         raise ValidationError.from_exception_data(error.title, details) from None
+
+
+def _package_variant(items: list[Any], loc: list[Any]) -> str | None:
+    """The name of the variant whose model package reference ``loc`` (``[i, ..., "model", "package", ...]``) points
+    into; ``None`` when ``loc`` is not inside a package reference."""
+    if "package" not in loc or loc.index("package") == 0 or loc[loc.index("package") - 1] != "model":
+        return None
+    endpoint = items[loc[0]] if isinstance(loc[0], int) and loc[0] < len(items) else None
+    if not isinstance(endpoint, Mapping):
+        return "?"
+    where = loc[1 : loc.index("package") - 1]
+    if not where:
+        return str(endpoint.get("variant_name") or "AllTraffic")
+    if where[0] == "shadow" and isinstance(endpoint.get("shadow"), Mapping):
+        return str(endpoint["shadow"].get("name", "shadow"))
+    challengers = endpoint.get("challengers")
+    if where[0] == "challengers" and len(where) > 1 and isinstance(challengers, (list, tuple)):
+        index = where[1]
+        if isinstance(index, int) and index < len(challengers) and isinstance(challengers[index], Mapping):
+            return str(challengers[index].get("name", f"challengers[{index}]"))
+    return "?"
 
 
 class InferenceConfig(FrozenModel):
@@ -166,6 +194,9 @@ class InferenceConfig(FrozenModel):
                         f"but the environment deploys to account {account}; push the image to the environment's own "
                         "ECR registry"
                     )
+            for variant in endpoint.variants:
+                if isinstance(variant.model, PackageModel) and variant.model.arn is not None:
+                    _check_package_arn(variant.model.arn, f"{where}: variant {variant.name!r}", region, account)
             if endpoint.model_monitor is not None and region not in MODEL_MONITOR_REGISTRY_ACCOUNTS:
                 raise ValueError(
                     f"{where}: field 'model_monitor': no Model Monitor image registry is known for region "
@@ -173,3 +204,28 @@ class InferenceConfig(FrozenModel):
                     "region's registry account to ml_platform/core/images.py"
                 )
         return self
+
+
+def _check_package_arn(arn: str, where: str, region: str, account: str | None) -> None:
+    """Platform rule: a package ARN names a version of this environment's own registry. A version of another account
+    runs with images and artifacts of that account, which the execution role may only use with an ECR repository
+    policy, a bucket policy and a KMS grant there ("Deploy a Model Version from a Different Account", SageMaker
+    developer guide); this app manages none of them. Artifacts and images must be in the model's region (API
+    reference, ContainerDefinition)."""
+    rule = "register the version in the environment's own registry (see docs/releases.md)"
+    if arn_part(arn, "region") != region:
+        raise ValueError(
+            f"{where}: field 'model.arn': the model package is in region {arn_part(arn, 'region')!r} but the "
+            f"environment deploys to {region!r}; a model's image and artifacts must be in its region: {rule}"
+        )
+    if account is None:
+        raise ValueError(
+            f"{where}: field 'model.arn': the environment declares no account, so a package ARN cannot be checked "
+            "against it; reference the package by group + version"
+        )
+    if arn_part(arn, "account") != account:
+        raise ValueError(
+            f"{where}: field 'model.arn': the model package is in account {arn_part(arn, 'account')} but the "
+            f"environment deploys to account {account}; a package of another account needs ECR, S3 and KMS grants in "
+            f"that account, which this app does not manage: {rule}"
+        )

@@ -8,12 +8,13 @@ scoped from these declarations: which ECR repositories it pulls and which models
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ml_platform.core.config import FrozenModel
 from ml_platform.inference.config.features import S3_KEY_PATTERN
+from ml_platform.inference.config.packages import MODEL_PACKAGE_GROUP_NAME, package_reference
 
 # Private ECR image in an account's own registry, pinned by tag or digest:
 # <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>(:<tag>|@sha256:<digest>).
@@ -33,8 +34,6 @@ ENVIRONMENT_MAX_BYTES = 32 * 1024
 _HOSTNAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 # "a linear sequence of two to fifteen containers" (SageMaker developer guide, Inference pipelines).
 PIPELINE_CONTAINERS = (2, 15)
-# Model package group names: ^[a-zA-Z0-9](-*[a-zA-Z0-9])*, at most 63 characters (CreateModelPackageGroup).
-MODEL_PACKAGE_GROUP_NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 
 
 def check_image_uri(value: str) -> str:
@@ -211,7 +210,16 @@ class PackageModel(FrozenModel):
     type: Literal["package"]
     group: str = Field(pattern=MODEL_PACKAGE_GROUP_NAME, description="A group of this environment's registry.")
     version: int = Field(ge=1, description="The model package version (1, 2, ... per group).")
+    arn: str | None = Field(
+        default=None, description="Instead of group + version: the version's ARN (this account and region only)."
+    )
     environment: ContainerEnvironment = Field(default_factory=dict, description="Container environment. Default: none.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reference(cls, data: Any) -> Any:
+        # group + version, or the versioned ARN (packages.py has the rules and their one-line messages).
+        return package_reference(data)
 
     @property
     def containers(self) -> tuple[Container, ...]:
