@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aws_cdk as cdk
 from constructs import Construct
 
 from ml_platform.environment import EnvironmentConfig
 from ml_platform.inference.config import inference_stack_id
+from ml_platform.inference.registry import RegistryStack
 from ml_platform.inference.stack import InferenceStack
 from ml_platform.lake.stack import DataLakeStack
 from ml_platform.monitoring.stack import MonitoredComponent, MonitoringStack
@@ -19,6 +22,8 @@ from ml_platform.streaming.stacks import IngestionStack, StreamStack
 def stack_ids(config: EnvironmentConfig) -> list[str]:
     """The stack ids an environment gets, in deployment order (known without synthesizing)."""
     ids = ["Security", "Network", "DataLake", "Stream", "Ingestion"]
+    if config.inference.registry.groups:
+        ids.append("Registry")
     ids.extend(inference_stack_id(group) for group in config.inference.stack_groups)
     ids.append("Monitoring")
     return ids
@@ -31,7 +36,20 @@ class PlatformStage(cdk.Stage):
     network, topic), never another stack, so a component depends on no other component's code.
     """
 
-    def __init__(self, scope: Construct, config: EnvironmentConfig) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        config: EnvironmentConfig,
+        *,
+        peers: Sequence[EnvironmentConfig] = (),
+        approval_bus_arn: str | None = None,
+    ) -> None:
+        """
+        :param peers: every declared environment (this one included), to resolve the registry groups'
+            ``shared_with`` names to accounts. Default: none (a group shared with another environment is an error).
+        :param approval_bus_arn: the delivery pipeline account's default event bus, where the registry's approval
+            rule forwards approvals. Default: none (no pipeline).
+        """
         super().__init__(scope, config.name, env=cdk.Environment(account=config.account, region=config.region))
         self.config = config
         common = {"config": config}
@@ -62,6 +80,18 @@ class PlatformStage(cdk.Stage):
             alarm_topic=self.security.alarm_topic,
             **common,
         )
+        # The model registry (only with declared groups): before the endpoints that deploy its versions.
+        self.registry: RegistryStack | None = None
+        if config.inference.registry.groups:
+            self.registry = RegistryStack(
+                self,
+                "Registry",
+                alarm_topic=self.security.alarm_topic,
+                alarms_key=self.security.alarms_key,
+                reader_accounts=_reader_accounts(config, peers),
+                approval_bus_arn=approval_bus_arn,
+                **common,
+            )
         # One stack per endpoint stack group; the default group's stack is `Inference` (None without one).
         self.inference_stacks: list[InferenceStack] = []
         for group in config.inference.stack_groups:
@@ -81,6 +111,9 @@ class PlatformStage(cdk.Stage):
                 alarms_key=self.security.alarms_key,
                 **common,
             )
+            if self.registry is not None:
+                # Endpoints name registry versions by ARN, not by reference: the order is explicit.
+                inference.add_stack_dependency(self.registry)
             self.inference_stacks.append(inference)
         self.inference: InferenceStack | None = next(
             (stack for stack in self.inference_stacks if stack.node.id == "Inference"), None
@@ -104,3 +137,15 @@ class PlatformStage(cdk.Stage):
     @property
     def stacks(self) -> list[cdk.Stack]:
         return [child for child in self.node.children if isinstance(child, cdk.Stack)]
+
+
+def _reader_accounts(config: EnvironmentConfig, peers: Sequence[EnvironmentConfig]) -> dict[str, tuple[str, ...]]:
+    """Group → the accounts of the environments it is shared with (``load_environments`` checked the names)."""
+    accounts = {peer.name: peer.account for peer in peers}
+    unknown = sorted({name for g in config.inference.registry.groups for name in g.shared_with} - accounts.keys())
+    if unknown:
+        raise ValueError(
+            f"environment {config.name!r}: registry groups are shared with {', '.join(unknown)}, which the stage was "
+            "not given as peers (pass every declared environment)"
+        )
+    return config.inference.registry.reader_accounts(accounts, own_account=config.account)

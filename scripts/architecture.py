@@ -32,6 +32,7 @@ MAIN_TYPES: dict[str, str] = {
     "AWS::SageMaker::Endpoint": "SageMaker endpoint",
     "AWS::SageMaker::EndpointConfig": "Endpoint config",
     "AWS::SageMaker::Model": "Model",
+    "AWS::SageMaker::ModelPackageGroup": "Model package group",
     "AWS::SNS::Topic": "SNS",
     "AWS::CloudWatch::Dashboard": "Dashboard",
     "AWS::CloudWatch::CompositeAlarm": "Composite alarm",
@@ -80,6 +81,7 @@ def _node_id(stack: StackTemplate, logical_id: str) -> str:
 def _label(resource_type: str, logical_id: str, props: dict[str, Any]) -> str:
     for key in (
         "BucketName",
+        "ModelPackageGroupName",
         "Name",
         "DeliveryStreamName",
         "EndpointName",
@@ -141,6 +143,7 @@ def diagram(stacks: list[StackTemplate], environment: str) -> str:
                 if source_type in SINK_TYPES and rtype not in BUCKET_READERS:
                     edge = (edge[1], edge[0])  # the referencing resource writes into the bucket or topic
                 edges.add(edge)
+        edges |= _package_edges(stacks, stack)
         summary = ", ".join(f"{n} {label}" for label, n in counts.items() if n)
         if summary:
             lines.append(f'    {stack.stack_id}_summary(["{summary}"])')
@@ -148,6 +151,27 @@ def diagram(stacks: list[StackTemplate], environment: str) -> str:
     lines += [f"  {a} --> {b}" for a, b in sorted(edges)]
     lines.append("```")
     return "\n".join(lines)
+
+
+def _package_edges(stacks: list[StackTemplate], stack: StackTemplate) -> set[tuple[str, str]]:
+    """group → model for a model that deploys a version of a model package group of the environment: it names the
+    version by ARN (``.../model-package/<group>/<version>``), not by a reference, and its image and artifact come
+    from there."""
+    groups = {
+        resource["Properties"]["ModelPackageGroupName"]: (other, logical_id)
+        for other in stacks
+        for logical_id, resource in other.of_type("AWS::SageMaker::ModelPackageGroup").items()
+    }
+    edges = set()
+    for logical_id, resource in stack.of_type("AWS::SageMaker::Model").items():
+        props = resource.get("Properties", {})
+        for container in [props.get("PrimaryContainer") or {}, *props.get("Containers", [])]:
+            package = container.get("ModelPackageName")
+            name = package.split(":model-package/", 1)[-1].split("/", 1)[0] if isinstance(package, str) else None
+            if name in groups:
+                source_stack, source_id = groups[name]
+                edges.add((_node_id(source_stack, source_id), _node_id(stack, logical_id)))
+    return edges
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -132,6 +132,11 @@ class PipelineConfig(FrozenModel):
     def partition(self) -> str:
         return _connection_part(self.connection_arn, "partition")
 
+    @property
+    def event_bus_arn(self) -> str:
+        """The pipeline account's default event bus: the environments' registries forward approvals to it."""
+        return f"arn:{self.partition}:events:{self.region}:{self.account}:event-bus/default"
+
 
 def _connection_part(arn: str, part: str) -> str:
     match = CONNECTION_ARN.match(arn)
@@ -186,3 +191,17 @@ def select_pipeline(
         PIPELINE if declared is None else declared, load_environments() if environments is None else environments
     )
     return None if requested else config
+
+
+def approval_bus_statement(
+    *, bus_arn: str, partition: str, accounts: Sequence[str], rules: Sequence[str]
+) -> dict[str, Any]:
+    """The statement of the pipeline account's default event bus policy (ml_platform/delivery/approvals.py):
+    ``accounts`` may put events on ``bus_arn`` only from their approval rules ``rules`` (``aws:SourceArn``)."""
+    return {
+        "Effect": "Allow",
+        "Principal": {"AWS": [f"arn:{partition}:iam::{account}:root" for account in accounts]},
+        "Action": "events:PutEvents",
+        "Resource": bus_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": list(rules)}},
+    }

@@ -16,6 +16,8 @@ STATEFUL_RESOURCE_TYPES: frozenset[str] = frozenset(
         "AWS::Glue::Database",
         "AWS::Glue::Table",
         "AWS::DynamoDB::Table",
+        # A model package group holds every registered version and its approval history.
+        "AWS::SageMaker::ModelPackageGroup",
     }
 )
 

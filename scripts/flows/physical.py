@@ -107,6 +107,12 @@ def physical(view: StackView, logical_id: str, resource: Mapping[str, Any], attr
     if kind == "AWS::SageMaker::Model":
         name = _name(view, logical_id, props, "ModelName", 63)
         return {"Ref": f"{arn}:sagemaker:{region}:{account}:model/{name.lower()}", "ModelName": name}[attribute]
+    if kind == "AWS::SageMaker::ModelPackageGroup":
+        name = _name(view, logical_id, props, "ModelPackageGroupName", 63)
+        group_arn = f"{arn}:sagemaker:{region}:{account}:model-package-group/{name}"
+        return {"Ref": group_arn, "ModelPackageGroupArn": group_arn}[attribute]
+    if kind == "AWS::CodePipeline::Pipeline" and attribute == "Ref":
+        return _name(view, logical_id, props, "Name", 100)
     if (
         kind
         in (

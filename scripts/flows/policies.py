@@ -1,6 +1,7 @@
 """The policies AWS evaluates at run time, as scripts/flows/templates.py indexes them: a role with its trust and
-identity policies (:class:`Principal`), the resource policies of buckets, keys, topics and queues
-(:class:`ResourcePolicy`), and the AWS managed policies the templates may attach (:data:`AWS_MANAGED_POLICIES`)."""
+identity policies (:class:`Principal`), the resource policies of buckets, keys, topics, queues, model package groups
+and event buses (:class:`ResourcePolicy`), and the AWS managed policies the templates may attach
+(:data:`AWS_MANAGED_POLICIES`)."""
 
 from __future__ import annotations
 
@@ -68,9 +69,12 @@ FULL_ACCESS = {
 
 
 def policy_target(arn: str) -> str:
-    """The ARN whose resource policy decides: objects → their bucket."""
+    """The ARN whose resource policy decides: objects → their bucket, model package versions → their group."""
     if arn.startswith(f"arn:{PARTITION}:s3:::"):
         return arn.split("/", 1)[0]
+    prefix, _, name = arn.partition(":model-package/")
+    if prefix.startswith(f"arn:{PARTITION}:sagemaker:") and name:
+        return f"{prefix}:model-package-group/{name.split('/', 1)[0]}"
     return arn
 
 
@@ -104,6 +108,27 @@ def resource_policies_of(view: StackView) -> Iterable[ResourcePolicy]:
                     view.resolve(props["PolicyDocument"]),
                     env,
                 )
+        elif kind == "AWS::SageMaker::ModelPackageGroup" and props.get("ModelPackageGroupPolicy"):
+            # The group's policy decides for the group and its versions (model-package/<group>/<version>).
+            yield ResourcePolicy(
+                "model-package-group",
+                view.resolve({"Ref": logical_id}),
+                f"group policy {logical_id}",
+                view.resolve(props["ModelPackageGroupPolicy"]),
+                env,
+            )
+        elif kind == "AWS::Events::EventBusPolicy":
+            statement = dict(view.resolve(props["Statement"]))
+            statement.setdefault("Sid", view.resolve(props["StatementId"]))
+            bus = view.resolve(props.get("EventBusName", "default"))
+            region, account = view.placement.region, view.placement.account
+            yield ResourcePolicy(
+                "event-bus",
+                f"arn:{PARTITION}:events:{region}:{account}:event-bus/{bus}",
+                f"event bus policy {logical_id}",
+                {"Version": "2012-10-17", "Statement": [statement]},
+                env,
+            )
         elif kind == "AWS::SQS::QueuePolicy":
             for queue_url in props["Queues"]:
                 url = view.resolve(queue_url)

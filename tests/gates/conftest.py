@@ -1,6 +1,7 @@
 """Gate fixtures: the compliance packs' findings over the session's app, and the runtime flows of the declared app
 (synthesized once per session) and of a features app that turns on what no declared environment uses (asynchronous
-inference with notifications)."""
+inference with notifications, a registry group shared with another environment, an A/B challenger serving a registry
+version named by ARN, approvals forwarded to a delivery pipeline's event bus)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from scripts.flows.templates import Deployment
 from tests.conftest import SynthesizedPlatform, declared_environment, new_app
 
 FEATURES_ENVIRONMENT = "features"
+# The delivery pipeline's account in the features app (no pipeline stack is synthesized: its event bus is the
+# destination of the registry's approval forwarding).
+FEATURES_PIPELINE_BUS = "arn:aws:events:eu-west-1:333333333333:event-bus/default"
 
 
 def features_environment() -> dict[str, Any]:
@@ -34,6 +38,28 @@ def features_environment() -> dict[str, Any]:
         "autoscaling": {"registered_instance_type": churn["instance_type"], "min_instances": 0, "max_instances": 2,
                         "target_backlog_per_instance": 5},
     }  # fmt: skip
+    # A registry group that prod's account may read, and a challenger serving one of its versions (by ARN)
+    account = data["account"]
+    data["inference"]["registry"] = {
+        "groups": [
+            {
+                "name": "churn",
+                "image_repositories": ["ml-platform/churn-model"],
+                "model_data_prefix": "churn/",
+                "shared_with": ["prod"],
+            }
+        ]
+    }
+    package = {"type": "package", "arn": f"arn:aws:sagemaker:eu-west-1:{account}:model-package/churn/3"}
+    churn["challengers"] = [
+        {
+            "name": "registry",
+            "model": package,
+            "instance_type": churn["instance_type"],
+            "initial_instance_count": 2,
+            "initial_variant_weight": 0.1,
+        }
+    ]
     data["inference"]["endpoints"] = [churn, batch]
     # An Athena query role the account's administrators may assume
     data["data_lake"] = {**data.get("data_lake", {}), "athena": {"query_role_principals": [
@@ -50,9 +76,10 @@ def compliance_findings(platform: SynthesizedPlatform) -> dict[str, list[Finding
 @pytest.fixture(scope="session")
 def features_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, list[EnvironmentConfig]]:
     outdir = tmp_path_factory.mktemp("features.out")
-    environments = list(load_environments([features_environment()]))
+    # prod is declared beside it (the registry group is shared with prod) but not synthesized
+    environments = list(load_environments([features_environment(), declared_environment("prod")]))
     app = new_app(outdir)
-    build_platform(app, environments)
+    build_platform(app, environments[:1], peers=environments, approval_bus_arn=FEATURES_PIPELINE_BUS)
     app.synth()
     return outdir, environments
 

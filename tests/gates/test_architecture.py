@@ -80,12 +80,13 @@ def test_a_forbidden_import_breaks_its_contract(product_copy, module, line, brok
 
 def test_configuration_and_the_validation_step_run_without_the_cdk():
     # Given an interpreter where aws_cdk and constructs cannot be imported (the pipeline's validation step
-    # installs only boto3 and pydantic)
+    # installs only boto3 and pydantic; the synth's version resolver needs no more)
     code = (
         "import sys, runpy\n"
         "for name in ('aws_cdk', 'constructs', 'cdk_nag', 'jsii'): sys.modules[name] = None\n"
         "from ml_platform.environments import load_environments\n"
         "assert load_environments()\n"
+        "import ml_platform.delivery.approved_versions\n"
         "sys.argv = ['validate_deployment', '--help']\n"
         "runpy.run_module('ml_platform.delivery.validate_deployment', run_name='__main__')\n"
     )

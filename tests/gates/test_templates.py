@@ -44,6 +44,8 @@ PINNED_STATEFUL_LOGICAL_IDS: dict[str, set[str]] = {
         "AlarmsKeyBF5F52A3",
     },
     "Stream": {"IngestStreamB259CF51"},
+    # One model package group per declared group (its versions and approval history), as in ml_platform/environments.py.
+    "prod/Registry": {"ChurnGroup"},
     "Ingestion": {"TransformLogs6C6200D4", "DeliveryLogsE7964E8F"},
     # The flow log group and the log group of the CDK's default-security-group provider function.
     "Network": {"NetworkFlowLogGroup4F8CEEEF", "CustomVpcRestrictDefaultSGCustomResourceProviderLogGroup8F67996D"},

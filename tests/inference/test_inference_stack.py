@@ -110,10 +110,17 @@ def test_models_run_in_the_network_stacks_isolated_subnets_with_the_workload_gro
 
 
 def test_model_data_is_read_from_the_data_lake_models_bucket(platform):
-    props = _one(platform, "prod", "churn", "AWS::SageMaker::Model")
+    props = _one(platform, "prod", "recommender", "AWS::SageMaker::Model")
     url = props["PrimaryContainer"]["ModelDataUrl"]
-    assert "ModelsBucket" in _reference(url) and url["Fn::Join"][1][-1] == "/churn/1.4.0/model.tar.gz"
-    assert props["PrimaryContainer"]["Image"].endswith("/ml-platform/churn-model:1.4.0")
+    assert "ModelsBucket" in _reference(url) and url["Fn::Join"][1][-1] == "/recommender/2.0.3/model.tar.gz"
+    assert props["PrimaryContainer"]["Image"].endswith("/ml-platform/recommender:2.0.3")
+
+
+def test_prod_churn_serves_the_pinned_version_of_its_registry_group(platform):
+    # Given prod's churn endpoint declared as {type: package, group: churn, version: 1}
+    container = _one(platform, "prod", "churn", "AWS::SageMaker::Model")["PrimaryContainer"]
+    # Then its model names exactly that version of prod's own registry, and no image or artifact of its own
+    assert container == {"ModelPackageName": "arn:aws:sagemaker:eu-west-1:222222222222:model-package/churn/1"}
 
 
 def test_volume_key_on_ebs_instances_and_none_on_nvme(platform):

@@ -43,6 +43,9 @@ def test_diagram_shows_the_data_flow(platform):
     edges = [line.strip() for line in text.splitlines() if "-->" in line]
     assert any(e.startswith("StreamIngestStream") and "IngestionDeliveryDeliveryStream" in e for e in edges)
     assert any(e.startswith("IngestionDeliveryDeliveryStream") and "DataLakeRawBucket" in e for e in edges)
+    # A model serving a registry version names it by ARN, not by reference: the edge comes from the group's name
+    assert "Model package group: churn" in text
+    assert "RegistryChurnGroup --> InferenceChurnModel6AEE25BA" in edges
 
 
 def test_blocks_can_be_replaced_and_read_back():

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ml_platform.environment import EnvironmentConfig
-from scripts.flows.catalogue import inference, ingestion, lake, network, notifications
+from scripts.flows.catalogue import inference, ingestion, lake, network, notifications, registry
 from scripts.flows.catalogue.base import SHARED_ACCOUNT, TEST_ACCOUNTS, Environment
 from scripts.flows.model import Flow
 from scripts.flows.templates import Deployment, Placement
@@ -31,7 +31,8 @@ def placements(environments: Sequence[EnvironmentConfig], *, shared: bool) -> di
 
 
 def build(outdir: str | Path, environments: Sequence[EnvironmentConfig]) -> list[Flow]:
-    """Every flow of every declared environment that the cloud assembly in ``outdir`` contains."""
+    """Every flow of every declared environment that the cloud assembly in ``outdir`` contains (``environments`` may
+    name more: registry groups shared with them resolve to their accounts)."""
     present = {config.name for config in environments}
     separate = Deployment.from_assembly(outdir, placements(environments, shared=False))
     present &= set(separate.environments)
@@ -45,6 +46,7 @@ def build(outdir: str | Path, environments: Sequence[EnvironmentConfig]) -> list
         lake.add(env)
         ingestion.add(env)
         inference.add(env)
+        registry.add(env, {config.name: config.account for config in environments})
     _isolation(envs)
     if len(configs) > 1:
         shared = separate.with_placements(placements(configs, shared=True))
@@ -61,3 +63,4 @@ def _isolation(envs: dict[str, Environment]) -> None:
         for owner in envs.values():
             if consumer is not owner:
                 inference.add_cross_environment(consumer, owner)
+                registry.add_cross_environment(consumer, owner)

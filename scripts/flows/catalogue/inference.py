@@ -45,9 +45,12 @@ def _endpoint(env: Environment, endpoint: InferenceEndpoint) -> None:
         expected="allow",
         description="SageMaker authenticates to ECR for the model image",
     )
-    repository = repository_arn(endpoint.image_uri)
     pulls = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
-    env.role_allows(component, role, [(a, repository) for a in pulls], description="SageMaker pulls the model image")
+    if endpoint.image_uri is not None:  # a registry package's images and artifacts: registry.py
+        repository = repository_arn(endpoint.image_uri)
+        env.role_allows(
+            component, role, [(a, repository) for a in pulls], description="SageMaker pulls the model image"
+        )
     # ------------------------------------------------------------------ model artifact
     if endpoint.model_data_key is not None:
         key = endpoint.model_data_key
