@@ -28,9 +28,11 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 from constructs import Construct
 
+from ml_platform.delivery.approvals import ApprovalTrigger
 from ml_platform.delivery.config import PipelineConfig, lookup_role_arn
 from ml_platform.delivery.generated_findings import acknowledge_generated
 from ml_platform.environment import EnvironmentConfig
+from ml_platform.inference.config.packages import PACKAGE_VERSIONS_CONTEXT
 from ml_platform.shared.compliance import acknowledge_finding
 from ml_platform.shared.encrypted_bucket import (
     AccessLogBucket,
@@ -56,6 +58,19 @@ CLI_ENVIRONMENT = {
     "CDK_DISABLE_CLI_TELEMETRY": "true",
 }
 SYNTH_COMMANDS = ("make test", "npx cdk synth")
+# With registry groups, the synth deploys the latest approved version of every group: the resolver
+# (approved_versions.py, boto3 only) asks each environment's registry through its lookup role, the synth passes its
+# JSON as context, and the JSON travels in the synth output (cdk.out) to the validation steps.
+PACKAGE_VERSIONS_FILE = "model-package-versions.json"
+RESOLVER_MODULE = "ml_platform.delivery.approved_versions"
+REGISTRY_SYNTH_COMMANDS = (
+    "make test",
+    f".venv/bin/python -m {RESOLVER_MODULE} --output {PACKAGE_VERSIONS_FILE}",
+    f'npx cdk synth -c {PACKAGE_VERSIONS_CONTEXT}="$(cat {PACKAGE_VERSIONS_FILE})"',
+    f"cp {PACKAGE_VERSIONS_FILE} cdk.out/{PACKAGE_VERSIONS_FILE}",
+)
+# Where a validation step finds the synth output (an additional input directory of its CodeBuild action).
+SYNTH_OUTPUT_DIRECTORY = "synth-output"
 # The validation step needs only boto3 and pydantic (the environments' config), at the project's pins.
 VALIDATION_MODULE = "ml_platform.delivery.validate_deployment"
 VALIDATION_INSTALL = "python3 -m pip install --quiet $(grep -E '^(boto3|pydantic)==' requirements.txt)"
@@ -132,11 +147,20 @@ class PipelineStack(cdk.Stack):
             config.repository, config.branch, connection_arn=config.connection_arn, trigger_on_push=True
         )
         runtime_spec = codebuild.BuildSpec.from_object({"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}})
+        self.registries = [environment for environment in environments if environment.inference.registry.groups]
         self.synth_step = pipelines.CodeBuildStep(
             "Synth",
             input=self.source,
             install_commands=["python3 --version", "node --version"],
-            commands=list(SYNTH_COMMANDS),
+            commands=list(REGISTRY_SYNTH_COMMANDS if self.registries else SYNTH_COMMANDS),
+            # The resolver reads each registry through the environment's read-only lookup role, nothing else.
+            role_policy_statements=[
+                iam.PolicyStatement(
+                    actions=["sts:AssumeRole"], resources=[self._lookup_role(e) for e in self.registries]
+                )
+            ]
+            if self.registries
+            else None,
             primary_output_directory="cdk.out",
             env=CLI_ENVIRONMENT,
             # The synth runs the whole test suite (a cdk synth per session, cfn-lint, the local deploy smoke):
@@ -168,7 +192,7 @@ class PipelineStack(cdk.Stack):
         self.stages: list[PlatformStage] = []
         self.validation_steps: dict[str, pipelines.CodeBuildStep] = {}
         for environment in environments:
-            stage = PlatformStage(self, environment)
+            stage = PlatformStage(self, environment, peers=environments, approval_bus_arn=config.event_bus_arn)
             pre: list[pipelines.Step] = []
             if environment.stage == "prod":
                 pre.append(
@@ -184,6 +208,14 @@ class PipelineStack(cdk.Stack):
             self.stages.append(stage)
 
         self.pipeline.build_pipeline()
+        # An approved model package version starts the pipeline (approvals.py).
+        self.approval_trigger = (
+            ApprovalTrigger(
+                self, "ModelApprovals", config=config, pipeline=self.pipeline.pipeline, environments=self.registries
+            )
+            if self.registries
+            else None
+        )
         self._source_action_can_use_connection()
         self.support_stacks = self._harden_cross_region_support()
         self._lint_clean_pipeline_resource()
@@ -284,17 +316,23 @@ class PipelineStack(cdk.Stack):
             stacks.append(stack)
         return stacks
 
-    def _validation_step(self, environment: EnvironmentConfig) -> pipelines.CodeBuildStep:
-        """Describe the deployed environment through its read-only lookup role; fail on any mismatch."""
+    def _lookup_role(self, environment: EnvironmentConfig) -> str:
         assert environment.account is not None  # load_pipeline requires it
-        role_arn = lookup_role_arn(
-            account=environment.account, region=environment.region, partition=self.config.partition
-        )
+        return lookup_role_arn(account=environment.account, region=environment.region, partition=self.config.partition)
+
+    def _validation_step(self, environment: EnvironmentConfig) -> pipelines.CodeBuildStep:
+        """Describe the deployed environment through its read-only lookup role; fail on any mismatch. With registry
+        groups, the step also reads the versions the synth deployed (from the synth output)."""
+        role_arn = self._lookup_role(environment)
+        command = f"python3 -m {VALIDATION_MODULE} --environment {environment.name} --role-arn {role_arn}"
+        if self.registries:
+            command += f" --model-package-versions {SYNTH_OUTPUT_DIRECTORY}/{PACKAGE_VERSIONS_FILE}"
         return pipelines.CodeBuildStep(
             f"Validate-{environment.name}",
             input=self.source,
+            additional_inputs={SYNTH_OUTPUT_DIRECTORY: self.synth_step} if self.registries else None,
             install_commands=[VALIDATION_INSTALL],
-            commands=[f"python3 -m {VALIDATION_MODULE} --environment {environment.name} --role-arn {role_arn}"],
+            commands=[command],
             env={"AWS_DEFAULT_REGION": environment.region},
             role_policy_statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[role_arn])],
         )

@@ -5,7 +5,9 @@ the configuration says?
 For each endpoint of ``EnvironmentConfig.inference.endpoints`` (named ``<project>-<environment>-<name>``):
 the endpoint exists and is ``InService``; its endpoint configuration has exactly the configured production
 variant with the configured instance type (or serverless memory); the variant's model runs the configured
-image; images SageMaker reports as deployed (``DeployedImages``) are that image too.
+image; images SageMaker reports as deployed (``DeployedImages``) are that image too. A variant that serves a
+registry version instead must run exactly that version (``ModelPackageName`` of its model ends in
+``model-package/<group>/<version>``); its image is the version's, which the configuration does not know.
 
 The pipeline runs it after each environment's deployment (``ml_platform/delivery/stack.py``), with credentials
 of the target account's read-only CDK bootstrap lookup role::
@@ -13,8 +15,10 @@ of the target account's read-only CDK bootstrap lookup role::
     python3 ml_platform/delivery/validate_deployment.py --environment prod \\
         --role-arn arn:aws:iam::<account>:role/cdk-hnb659fds-lookup-role-<account>-<region>
 
-Without ``--role-arn`` it uses the caller's own credentials. Exit status: 0 all checks passed, 1 a check
-failed, 2 a usage or configuration error. Needs only boto3 and pydantic (the config models).
+Without ``--role-arn`` it uses the caller's own credentials. ``--model-package-versions <file>`` reads the versions
+the pipeline's synth deployed (the JSON of ``approved_versions.py``, the ``model_package_versions`` context); without
+it the versions pinned in the configuration are expected. Exit status: 0 all checks passed, 1 a check failed, 2 a
+usage or configuration error. Needs only boto3 and pydantic (the config models).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -31,6 +36,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ml_platform.core.errors import ConfigError
 from ml_platform.environment import EnvironmentConfig
 from ml_platform.environments import load_environments
+from ml_platform.inference.config.models import PackageModel
+from ml_platform.inference.config.packages import parse_package_versions
 
 
 @dataclass(frozen=True)
@@ -38,8 +45,10 @@ class EndpointExpectation:
     """What one deployed endpoint must look like."""
 
     endpoint_name: str
-    image_uri: str
+    image_uri: str | None
     variant_name: str = "AllTraffic"
+    model_package: str | None = None
+    """``<group>/<version>`` when the variant serves a registry version (then ``image_uri`` is None)."""
     instance_type: str | None = None
     serverless_memory_mib: int | None = None
 
@@ -57,10 +66,16 @@ class Check:
 def expectations_for(environment: EnvironmentConfig) -> list[EndpointExpectation]:
     """The endpoints an environment's configuration declares, as the Inference stack names them."""
     prefix = f"{environment.tags.project}-{environment.name}"
+    packages = {
+        endpoint.name: f"{endpoint.control.model.group}/{endpoint.control.model.version}"
+        for endpoint in environment.inference.endpoints
+        if isinstance(endpoint.control.model, PackageModel)
+    }
     return [
         EndpointExpectation(
             endpoint_name=f"{prefix}-{endpoint.name}",
             image_uri=endpoint.image_uri,
+            model_package=packages.get(endpoint.name),
             variant_name=endpoint.variant_name,
             instance_type=endpoint.instance_type,
             serverless_memory_mib=endpoint.serverless.memory_mib if endpoint.serverless else None,
@@ -126,6 +141,17 @@ def validate_endpoint(client: Any, expected: EndpointExpectation) -> list[Check]
 
     model = client.describe_model(ModelName=variant["ModelName"])
     container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
+    if expected.model_package is not None:
+        package = container.get("ModelPackageName") or ""
+        serves = package == expected.model_package or package.endswith(f":model-package/{expected.model_package}")
+        checks.append(
+            Check(
+                subject,
+                serves,
+                f"model {variant['ModelName']} package {package or None}, expected version {expected.model_package}",
+            )
+        )
+        return checks
     image = container.get("Image")
     checks.append(
         Check(
@@ -171,13 +197,24 @@ def validate_environment(environment: EnvironmentConfig, session: boto3.Session)
     return validate_endpoints(session.client("sagemaker"), expectations_for(environment))
 
 
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as error:
+        raise ConfigError([f"--model-package-versions {path!r}: cannot be read ({error.strerror})"]) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--environment", required=True, help="environment name (ml_platform/environments.py)")
     parser.add_argument("--role-arn", help="role to assume in the target account (default: own credentials)")
+    parser.add_argument(
+        "--model-package-versions", help="JSON file of the model package versions the synth deployed (default: none)"
+    )
     args = parser.parse_args(argv)
     try:
-        by_name = {env.name: env for env in load_environments()}
+        pins = parse_package_versions(_read(args.model_package_versions)) if args.model_package_versions else {}
+        by_name = {env.name: env for env in load_environments(package_versions=pins)}
     except ConfigError as error:
         for line in str(error).splitlines():
             print(f"config error: {line}", file=sys.stderr)

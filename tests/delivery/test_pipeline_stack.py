@@ -1,21 +1,18 @@
 """The delivery pipeline: stages in config order, approval before prod, synth commands, self-mutation,
 CMK encryption, validation steps, compliance packs and cfn-lint — over ONE app with the pipeline configured
-(module-scoped fixture: the only extra synth of the session)."""
+(the session-scoped ``delivery`` fixture of tests/delivery/conftest.py)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
 from cfnlint.api import ManualArgs, lint_file
 
 from ml_platform.app import build_platform
-from ml_platform.delivery.config import PipelineConfig, load_pipeline, lookup_role_arn
+from ml_platform.delivery.config import load_pipeline, lookup_role_arn
 from ml_platform.delivery.stack import BUILD_IMAGE, PipelineStack, cli_version
-from ml_platform.environments import ENVIRONMENTS, load_environments
+from ml_platform.environments import load_environments
 from ml_platform.shared.compliance import (
     COMPLIANCE_PACKS,
     Finding,
@@ -23,76 +20,9 @@ from ml_platform.shared.compliance import (
     findings,
     run_control_tower,
 )
-from tests.conftest import declared_in_accounts, new_app, resources_of
-from tests.delivery.conftest import CONNECTION
+from tests.conftest import new_app
+from tests.delivery.conftest import ACCOUNTS, CONNECTION, Delivery, declared_with_accounts
 from tests.delivery.conftest import VALID_PIPELINE as PIPELINE
-
-ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
-# A staging environment in another region exercises CodePipeline's cross-region artifact store.
-STAGING = {
-    "name": "staging",
-    "stage": "staging",
-    "region": "eu-central-1",
-    "tags": {"owner": "ml-platform-team", "cost_center": "cc-1234"},
-    # The S3 gateway prefix list of eu-central-1 (network config needs it outside eu-west-1).
-    "network": {"s3_prefix_list_id": "pl-6ea54007"},
-}
-
-
-def declared_with_accounts() -> list[dict[str, Any]]:
-    """The declared environments plus a staging one between dev and prod, each with its own account."""
-    declared = [dict(env) for env in ENVIRONMENTS]
-    declared.insert(1, STAGING)
-    return declared_in_accounts(ACCOUNTS, declared)
-
-
-@dataclass
-class Delivery:
-    app: Any
-    stack: PipelineStack
-    config: PipelineConfig
-    environments: list[Any]
-    outdir: Path
-
-    def template(self, name: str | None = None) -> dict[str, Any]:
-        return json.loads((self.outdir / f"{name or self.stack.artifact_id}.template.json").read_text())
-
-    @property
-    def resources(self) -> dict[str, dict[str, Any]]:
-        return self.template()["Resources"]
-
-    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return resources_of(self.resources, resource_type)
-
-    @property
-    def stages(self) -> list[dict[str, Any]]:
-        (pipeline,) = self.of_type("AWS::CodePipeline::Pipeline").values()
-        return pipeline["Properties"]["Stages"]
-
-    def stage(self, name: str) -> dict[str, Any]:
-        (stage,) = [s for s in self.stages if s["Name"] == name]
-        return stage
-
-    def buildspec(self, project_logical_id: str) -> dict[str, Any]:
-        return json.loads(self.resources[project_logical_id]["Properties"]["Source"]["BuildSpec"])
-
-    def project_of(self, action: dict[str, Any]) -> str:
-        return action["Configuration"]["ProjectName"]["Ref"]
-
-
-@pytest.fixture(scope="module")
-def delivery(tmp_path_factory: pytest.TempPathFactory) -> Delivery:
-    # Given the declared environments, each with an account, and a configured pipeline
-    environments = list(load_environments(declared_with_accounts()))
-    config = load_pipeline(PIPELINE, environments)
-    assert config is not None
-    outdir = tmp_path_factory.mktemp("pipeline.out")
-    app = new_app(outdir)
-    # When the pipeline stack is synthesized (the top-level environment stages are the session fixture's; the
-    # pipeline deploys its own copy of every stage). The packs are read below, not registered: one report.
-    stack = PipelineStack(app, "Pipeline", config=config, environments=environments)
-    app.synth()
-    return Delivery(app=app, stack=stack, config=config, environments=environments, outdir=outdir)
 
 
 @pytest.fixture(scope="module")
@@ -184,8 +114,14 @@ def test_synth_installs_tests_then_synthesizes(delivery):
     project = delivery.resources[delivery.project_of(action)]["Properties"]
     spec = delivery.buildspec(delivery.project_of(action))
     commands = spec["phases"]["build"]["commands"]
-    # Then `make test` (which installs the project) runs before `npx cdk synth`, whose cdk.out is the output
-    assert commands.index("make test") < commands.index("npx cdk synth")
+    # Then `make test` (which installs the project) runs first; with registry groups (prod declares one), the latest
+    # approved versions are resolved, passed to `npx cdk synth` as context and kept in its output, cdk.out
+    assert commands == [
+        "make test",
+        ".venv/bin/python -m ml_platform.delivery.approved_versions --output model-package-versions.json",
+        'npx cdk synth -c model_package_versions="$(cat model-package-versions.json)"',
+        "cp model-package-versions.json cdk.out/model-package-versions.json",
+    ]
     assert spec["artifacts"]["base-directory"] == "cdk.out"
     # And the image offers the runtimes the project needs (Python 3.11, Node.js 22)
     assert spec["phases"]["install"]["runtime-versions"] == {"python": "3.11", "nodejs": "22"}
@@ -280,6 +216,13 @@ def test_validation_runs_after_the_deployment_with_only_the_lookup_role(delivery
     commands = delivery.buildspec(project_id)["phases"]["build"]["commands"]
     assert commands == [
         f"python3 -m ml_platform.delivery.validate_deployment --environment {environment} --role-arn {role_arn}"
+        " --model-package-versions synth-output/model-package-versions.json"
+    ]
+    # And it reads the versions the synth deployed from the synth output (a second input artifact)
+    (synth,) = delivery.stage("Build")["Actions"]
+    assert [a["Name"] for a in validate["InputArtifacts"]] == [
+        delivery.stage("Source")["Actions"][0]["OutputArtifacts"][0]["Name"],
+        synth["OutputArtifacts"][0]["Name"],
     ]
     # And the only role it may assume is exactly that lookup role
     role_id = delivery.resources[project_id]["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
@@ -338,4 +281,6 @@ def test_stateful_logical_ids_of_the_pipeline_are_pinned(delivery):
         "ArtifactAccessLogsF8325158",
         "ArtifactBucket7410C9EF",
         "BuildLogs3759266E",
+        # The key of the undeliverable model approval events (approvals.py)
+        "ModelApprovalsEventsKeyE0F6B2A0",
     }

@@ -138,3 +138,65 @@ def test_cli_fails_when_an_endpoint_is_missing(sagemaker, capsys):
 def test_cli_refuses_an_unknown_environment(capsys):
     assert validator.main(["--environment", "qa"]) == 2
     assert "config error: --environment 'qa': unknown environment" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------------- registry versions
+PACKAGE = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/churn/{}"
+PACKAGE_EXPECTED = EndpointExpectation(
+    endpoint_name="ml-platform-prod-churn", image_uri=None, model_package="churn/3", instance_type="ml.m5.large"
+)
+
+
+def deploy_package(client: Any, version: int, name: str = "ml-platform-prod-churn") -> None:
+    """The model of a registry version names the package instead of an image."""
+    client.create_model(
+        ModelName=f"{name}-model", ExecutionRoleArn=ROLE, PrimaryContainer={"ModelPackageName": PACKAGE.format(version)}
+    )
+    client.create_endpoint_config(
+        EndpointConfigName=f"{name}-config",
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": f"{name}-model", "InstanceType": "ml.m5.large",
+             "InitialInstanceCount": 2}
+        ],
+    )  # fmt: skip
+    client.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
+
+
+def test_a_registry_variant_must_serve_exactly_the_expected_version(sagemaker):
+    # Given the endpoint serving version 3 of the group, Then the package check passes
+    deploy_package(sagemaker, 3)
+    checks = validate_endpoints(sagemaker, [PACKAGE_EXPECTED])
+    assert _failures(checks) == []
+    assert str(checks[-1]) == (
+        f"PASS endpoint ml-platform-prod-churn: model ml-platform-prod-churn-model package {PACKAGE.format(3)}, "
+        "expected version churn/3"
+    )
+    # When version 4 was expected (the synth deployed 4, the endpoint still serves 3), Then it fails in one line
+    newer = EndpointExpectation(**{**PACKAGE_EXPECTED.__dict__, "model_package": "churn/4"})
+    assert _failures(validate_endpoints(sagemaker, [newer])) == [
+        f"FAIL endpoint ml-platform-prod-churn: model ml-platform-prod-churn-model package {PACKAGE.format(3)}, "
+        "expected version churn/4"
+    ]
+
+
+def test_prod_churn_is_expected_to_serve_its_pinned_or_deployed_registry_version():
+    prod = next(env for env in load_environments() if env.name == "prod")
+    (churn,) = [e for e in expectations_for(prod) if e.endpoint_name.endswith("-churn")]
+    assert (churn.model_package, churn.image_uri) == ("churn/1", None)
+    # With the versions the pipeline's synth deployed, the validator expects those
+    pinned = next(env for env in load_environments(package_versions={("prod", "churn"): 7}) if env.name == "prod")
+    (churn,) = [e for e in expectations_for(pinned) if e.endpoint_name.endswith("-churn")]
+    assert churn.model_package == "churn/7"
+
+
+def test_cli_reads_the_deployed_versions_from_the_synth_output(tmp_path, capsys):
+    versions = tmp_path / "model-package-versions.json"
+    versions.write_text('{"prod/churn": "seven"}')
+    # A malformed file is a configuration error, one line naming the key and the rule
+    assert validator.main(["--environment", "prod", "--model-package-versions", str(versions)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "config error: context 'model_package_versions': key 'prod/churn': version 'seven': a model package version "
+        "is a whole number from 1"
+    ]
+    assert validator.main(["--environment", "prod", "--model-package-versions", str(tmp_path / "missing")]) == 2
+    assert "cannot be read" in capsys.readouterr().err
