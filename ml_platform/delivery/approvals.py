@@ -35,6 +35,7 @@ from ml_platform.inference.config.registry import approval_event_pattern, approv
 from ml_platform.inference.registry import event_pattern
 from ml_platform.shared.dead_letter_queue import NotificationDeadLetterQueue
 from ml_platform.shared.kms_keys import KeyPurpose, PlatformKey
+from ml_platform.shared.service_roles import service_role
 
 
 class ApprovalTrigger(Construct):
@@ -74,16 +75,13 @@ class ApprovalTrigger(Construct):
                 bus_arn=config.event_bus_arn, partition=config.partition, accounts=accounts, rules=rules
             ),
         )
-        self.role = iam.Role(
+        self.role = service_role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            service="events.amazonaws.com",
             description=f"EventBridge starts {config.pipeline_name} when a model package version is approved",
-        )
-        iam.ManagedPolicy(
-            self,
-            "StartThePipeline",
-            description="Start the delivery pipeline",
+            policy_id="StartThePipeline",
+            policy_description="Start the delivery pipeline",
             statements=[
                 iam.PolicyStatement(
                     sid="StartThePipeline",
@@ -91,7 +89,6 @@ class ApprovalTrigger(Construct):
                     resources=[pipeline.pipeline_arn],
                 )
             ],
-            roles=[self.role],
         )
         # A key of its own: the artifact key grants no EventBridge use, and this one grants nothing else.
         key = PlatformKey(

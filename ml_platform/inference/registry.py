@@ -31,6 +31,7 @@ from constructs import Construct
 from ml_platform.inference.config.registry import RegistryGroup, approval_event_pattern, approval_rule_name
 from ml_platform.shared.alarm_topic import AlarmTopicTarget
 from ml_platform.shared.dead_letter_queue import NotificationDeadLetterQueue
+from ml_platform.shared.service_roles import service_role
 from ml_platform.shared.stack import PlatformStack
 
 # What an account a group is shared with may do: read the group and its versions (the documented cross-account
@@ -166,22 +167,17 @@ class RegistryStack(PlatformStack):
         return resource
 
     def _forwarder(self, bus_arn: str) -> iam.Role:
-        role = iam.Role(
+        return service_role(
             self,
             "ApprovalForwarderRole",
-            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            service="events.amazonaws.com",
             description=f"EventBridge forwards {self.name_prefix}'s model package approvals to the pipeline account",
-        )
-        iam.ManagedPolicy(
-            self,
-            "ApprovalForwarding",
-            description="Put approval events on the delivery pipeline account's default event bus",
+            policy_id="ApprovalForwarding",
+            policy_description="Put approval events on the delivery pipeline account's default event bus",
             statements=[
                 iam.PolicyStatement(sid="PutOnThePipelineBus", actions=["events:PutEvents"], resources=[bus_arn])
             ],
-            roles=[role],
         )
-        return role
 
 
 def event_pattern(pattern: Mapping[str, Any]) -> events.EventPattern:

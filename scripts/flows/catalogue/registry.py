@@ -64,27 +64,26 @@ def _arns(env: Environment, group: str, version: int = 1) -> tuple[str, str]:
 
 
 def _group(env: Environment, group: RegistryGroup, readers: tuple[str, ...], others: list[str]) -> None:
+    """The accounts the group is shared with read it and its versions; any other account (another declared
+    environment's, one that is not the platform's) is refused, and nobody but the owner approves."""
     group_arn, version_arn = _arns(env, group.name)
-    for reader in readers:
+    unshared = sorted({OTHER_ACCOUNT, *others} - set(readers))
+    cases: list[tuple[str, Expected, str]] = [(a, "allow", f"shared-{a}") for a in readers]
+    cases += [(a, "deny", f"unshared-{a}") for a in unshared]
+    for account, expected, label in cases:
         for action, resource in ((READ_GROUP, group_arn), (READ_VERSION, version_arn)):
             env.workload_request(
-                COMPONENT, f"{group.name}/shared-{reader}/{action}", action, resource, expected="allow",
-                principal_account=reader, resource_side="templates",
-                description=f"account {reader} (shared_with) reads the group {group.name} and its versions",
+                COMPONENT, f"{group.name}/{label}/{action}", action, resource, expected=expected,
+                principal_account=account, resource_side="templates",
+                description=f"account {account} {'is' if expected == 'allow' else 'is not'} in shared_with: it "
+                f"{'reads' if expected == 'allow' else 'cannot read'} the group {group.name} and its versions",
             )  # fmt: skip
+    for reader in readers:
         env.workload_request(
             COMPONENT, f"{group.name}/shared-{reader}/approve", APPROVE, version_arn, expected="deny",
             principal_account=reader, resource_side="templates", context={"sagemaker:ModelApprovalStatus": "Approved"},
             description="an account the group is shared with cannot approve (or reject) a version: only its owner",
         )  # fmt: skip
-    # Accounts the group is not shared with: another declared environment's, and one that is not the platform's.
-    for account in sorted({OTHER_ACCOUNT, *others} - set(readers)):
-        for action, resource in ((READ_GROUP, group_arn), (READ_VERSION, version_arn)):
-            env.workload_request(
-                COMPONENT, f"{group.name}/unshared-{account}/{action}", action, resource, expected="deny",
-                principal_account=account, resource_side="templates",
-                description=f"account {account} is not in shared_with: it cannot read the group or its versions",
-            )  # fmt: skip
 
 
 def _serves(env: Environment, endpoint: InferenceEndpoint, group: RegistryGroup) -> None:
