@@ -31,17 +31,30 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ml_platform.core.errors import ConfigError
 from ml_platform.environment import EnvironmentConfig
 from ml_platform.environments import load_environments
+from ml_platform.inference.config.endpoint import ServingVariant
+from ml_platform.inference.config.models import PackageModel, image_uris
+
+
+@dataclass(frozen=True)
+class VariantExpectation:
+    """What one variant of a deployed endpoint must serve."""
+
+    name: str = "AllTraffic"
+    images: tuple[str, ...] = ()
+    """The model's images in container order; none for a registry package (its version names them)."""
+    package: str | None = None
+    """``model-package/<group>/<version>`` for a registry package variant."""
+    instance_type: str | None = None
+    serverless_memory_mib: int | None = None
 
 
 @dataclass(frozen=True)
 class EndpointExpectation:
-    """What one deployed endpoint must look like."""
+    """What one deployed endpoint must look like: its production variants (the control first) and its shadow."""
 
     endpoint_name: str
-    image_uri: str
-    variant_name: str = "AllTraffic"
-    instance_type: str | None = None
-    serverless_memory_mib: int | None = None
+    variants: tuple[VariantExpectation, ...]
+    shadow: VariantExpectation | None = None
 
 
 @dataclass(frozen=True)
@@ -60,13 +73,22 @@ def expectations_for(environment: EnvironmentConfig) -> list[EndpointExpectation
     return [
         EndpointExpectation(
             endpoint_name=f"{prefix}-{endpoint.name}",
-            image_uri=endpoint.image_uri,
-            variant_name=endpoint.variant_name,
-            instance_type=endpoint.instance_type,
-            serverless_memory_mib=endpoint.serverless.memory_mib if endpoint.serverless else None,
+            variants=tuple(_variant(variant) for variant in endpoint.production_variants),
+            shadow=_variant(endpoint.shadow_variant) if endpoint.shadow_variant else None,
         )
         for endpoint in environment.inference.endpoints
     ]
+
+
+def _variant(variant: ServingVariant) -> VariantExpectation:
+    model = variant.model
+    return VariantExpectation(
+        name=variant.name,
+        images=image_uris(model),
+        package=f"model-package/{model.group}/{model.version}" if isinstance(model, PackageModel) else None,
+        instance_type=variant.instance_type,
+        serverless_memory_mib=variant.serverless.memory_mib if variant.serverless else None,
+    )
 
 
 def _error_code(error: ClientError) -> str:
@@ -93,18 +115,41 @@ def validate_endpoint(client: Any, expected: EndpointExpectation) -> list[Check]
 
     config_name = endpoint["EndpointConfigName"]
     config = client.describe_endpoint_config(EndpointConfigName=config_name)
-    variants = {variant["VariantName"]: variant for variant in config.get("ProductionVariants", [])}
-    if list(variants) != [expected.variant_name]:
-        return [
-            *checks,
-            Check(
-                subject,
-                False,
-                f"endpoint configuration {config_name} has variants {sorted(variants)}, "
-                f"expected exactly [{expected.variant_name!r}]",
-            ),
-        ]
-    variant = variants[expected.variant_name]
+    deployed: dict[str, dict[str, Any]] = {}
+    for key, wanted in (
+        ("ProductionVariants", expected.variants),
+        ("ShadowProductionVariants", (expected.shadow,) if expected.shadow else ()),
+    ):
+        variants = {variant["VariantName"]: variant for variant in config.get(key) or []}
+        names = [variant.name for variant in wanted]
+        if sorted(variants) != sorted(names):
+            kind = "variants" if key == "ProductionVariants" else "shadow variants"
+            return [
+                *checks,
+                Check(subject, False, f"endpoint configuration {config_name} has {kind} {sorted(variants)}, "
+                      f"expected exactly {sorted(names)}"),
+            ]  # fmt: skip
+        deployed.update(variants)
+    for variant in (*expected.variants, *((expected.shadow,) if expected.shadow else ())):
+        checks += _variant_checks(client, subject, variant, deployed[variant.name])
+    images = {variant.name: variant.images for variant in (*expected.variants, expected.shadow) if variant}
+    for live in (endpoint.get("ProductionVariants") or []) + (endpoint.get("ShadowProductionVariants") or []):
+        wanted_images = images.get(live.get("VariantName", ""), ())
+        for deployed_image in live.get("DeployedImages", []):
+            specified = deployed_image.get("SpecifiedImage")
+            if specified is not None and wanted_images and specified not in wanted_images:
+                checks.append(
+                    Check(
+                        subject,
+                        False,
+                        f"variant {live.get('VariantName')} serves {specified}, expected {', '.join(wanted_images)}",
+                    )
+                )
+    return checks
+
+
+def _variant_checks(client: Any, subject: str, expected: VariantExpectation, variant: dict[str, Any]) -> list[Check]:
+    checks = []
     if expected.serverless_memory_mib is not None:
         memory = variant.get("ServerlessConfig", {}).get("MemorySizeInMB")
         checks.append(
@@ -120,31 +165,30 @@ def validate_endpoint(client: Any, expected: EndpointExpectation) -> list[Check]
             Check(
                 subject,
                 instance_type == expected.instance_type,
-                f"variant {expected.variant_name} instance type {instance_type}, expected {expected.instance_type}",
+                f"variant {expected.name} instance type {instance_type}, expected {expected.instance_type}",
             )
         )
-
     model = client.describe_model(ModelName=variant["ModelName"])
-    container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
-    image = container.get("Image")
+    containers = [model["PrimaryContainer"]] if model.get("PrimaryContainer") else model.get("Containers") or [{}]
+    if expected.package is not None:
+        package = str(containers[0].get("ModelPackageName", ""))
+        checks.append(
+            Check(
+                subject,
+                package.endswith(expected.package),
+                f"model {variant['ModelName']} package {package or 'none'}, expected {expected.package}",
+            )
+        )
+        return checks
+    images = tuple(container.get("Image") for container in containers)
+    shown = ", ".join(str(image) for image in images)
     checks.append(
         Check(
             subject,
-            image == expected.image_uri,
-            f"model {variant['ModelName']} image {image}, expected {expected.image_uri}",
+            images == expected.images,
+            f"model {variant['ModelName']} image {shown}, expected {', '.join(expected.images)}",
         )
     )
-    for live in endpoint.get("ProductionVariants", []):
-        for deployed in live.get("DeployedImages", []):
-            specified = deployed.get("SpecifiedImage")
-            if specified is not None and specified != expected.image_uri:
-                checks.append(
-                    Check(
-                        subject,
-                        False,
-                        f"variant {live.get('VariantName')} serves {specified}, expected {expected.image_uri}",
-                    )
-                )
     return checks
 
 

@@ -7,14 +7,21 @@ from typing import Any
 import pytest
 
 from ml_platform.delivery import validate_deployment as validator
-from ml_platform.delivery.validate_deployment import EndpointExpectation, expectations_for, validate_endpoints
+from ml_platform.delivery.validate_deployment import (
+    EndpointExpectation,
+    VariantExpectation,
+    expectations_for,
+    validate_endpoints,
+)
 from ml_platform.environments import load_environments
 
 REGION = "eu-west-1"
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/churn-model:1.4.0"
 ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
+MODEL = "ml-platform-dev-churn-AllTraffic-model"
 EXPECTED = EndpointExpectation(
-    endpoint_name="ml-platform-dev-churn", image_uri=IMAGE, variant_name="AllTraffic", instance_type="ml.m5.large"
+    endpoint_name="ml-platform-dev-churn",
+    variants=(VariantExpectation(name="AllTraffic", images=(IMAGE,), instance_type="ml.m5.large"),),
 )
 
 
@@ -23,24 +30,28 @@ def sagemaker(aws: Any) -> Any:
     return aws.client("sagemaker", region_name=REGION)
 
 
-def deploy(client: Any, *, name: str = "ml-platform-dev-churn", image: str = IMAGE, **variant: Any) -> None:
-    """Model → endpoint configuration → endpoint, as the Inference stack creates them."""
-    client.create_model(
-        ModelName=f"{name}-model",
-        ExecutionRoleArn=ROLE,
-        PrimaryContainer={"Image": image, "ModelDataUrl": "s3://models/churn/1.4.0/model.tar.gz"},
-    )
+def deploy(client: Any, expected: EndpointExpectation = EXPECTED, *, image: str | None = None, **change: Any) -> None:
+    """Model → endpoint configuration → endpoint, as the Inference stack creates them (one model per variant);
+    ``image`` and ``change`` alter the control variant."""
+    name = expected.endpoint_name
+
+    def entry(variant: VariantExpectation, **extra: Any) -> dict[str, Any]:
+        model = f"{name}-{variant.name}-model"
+        client.create_model(
+            ModelName=model,
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={"Image": variant.images[0], "ModelDataUrl": "s3://models/churn/1.4.0/model.tar.gz"},
+        )
+        return {"VariantName": variant.name, "ModelName": model, "InstanceType": variant.instance_type,
+                "InitialInstanceCount": 2, **extra}  # fmt: skip
+
+    control, *challengers = expected.variants
+    if image is not None:
+        control = VariantExpectation(name=control.name, images=(image,), instance_type=control.instance_type)
     client.create_endpoint_config(
         EndpointConfigName=f"{name}-config",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": f"{name}-model",
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": 2,
-                **variant,
-            }
-        ],
+        ProductionVariants=[entry(control, **change), *(entry(v) for v in challengers)],
+        **({"ShadowProductionVariants": [entry(expected.shadow)]} if expected.shadow else {}),
     )
     client.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
 
@@ -59,7 +70,7 @@ def test_in_service_endpoint_with_the_expected_configuration_passes(sagemaker):
     assert [str(c) for c in checks] == [
         "PASS endpoint ml-platform-dev-churn: InService",
         "PASS endpoint ml-platform-dev-churn: variant AllTraffic instance type ml.m5.large, expected ml.m5.large",
-        f"PASS endpoint ml-platform-dev-churn: model ml-platform-dev-churn-model image {IMAGE}, expected {IMAGE}",
+        f"PASS endpoint ml-platform-dev-churn: model {MODEL} image {IMAGE}, expected {IMAGE}",
     ]
 
 
@@ -69,7 +80,7 @@ def test_wrong_image_fails_naming_both_images(sagemaker):
     deploy(sagemaker, image=old)
     # Then the image check fails with both images in the message
     assert _failures(validate_endpoints(sagemaker, [EXPECTED])) == [
-        f"FAIL endpoint ml-platform-dev-churn: model ml-platform-dev-churn-model image {old}, expected {IMAGE}"
+        f"FAIL endpoint ml-platform-dev-churn: model {MODEL} image {old}, expected {IMAGE}"
     ]
 
 
@@ -108,7 +119,10 @@ def test_expectations_come_from_the_environment_config():
     dev = next(env for env in load_environments() if env.name == "dev")
     expected = expectations_for(dev)
     assert [e.endpoint_name for e in expected] == [f"ml-platform-dev-{e.name}" for e in dev.inference.endpoints]
-    assert [e.image_uri for e in expected] == [e.image_uri for e in dev.inference.endpoints]
+    assert [[v.name for v in e.variants] for e in expected] == [
+        [v.name for v in e.production_variants] for e in dev.inference.endpoints
+    ]
+    assert [e.variants[0].images for e in expected] == [e.image_uris[:1] for e in dev.inference.endpoints]
 
 
 def test_cli_validates_the_environment_through_an_assumed_role(sagemaker, capsys):
@@ -117,7 +131,7 @@ def test_cli_validates_the_environment_through_an_assumed_role(sagemaker, capsys
     target = validator.session_for(REGION, role, "test-setup").client("sagemaker")
     dev = next(env for env in load_environments() if env.name == "dev")
     for endpoint in expectations_for(dev):
-        deploy(target, name=endpoint.endpoint_name, image=endpoint.image_uri, InstanceType=endpoint.instance_type)
+        deploy(target, endpoint)
     # When the CLI runs without the role, Then it sees nothing: the pipeline account has no endpoints
     assert validator.main(["--environment", "dev"]) == 1
     capsys.readouterr()
@@ -126,7 +140,7 @@ def test_cli_validates_the_environment_through_an_assumed_role(sagemaker, capsys
     # Then every check passes and the summary says so
     out = capsys.readouterr().out
     assert status == 0, out
-    checks = 3 * len(dev.inference.endpoints)
+    checks = sum(1 + 2 * len(e.variants) + (2 if e.shadow else 0) for e in expectations_for(dev))
     assert out.splitlines()[-1] == f"dev: {checks} checks passed, 0 failed"
 
 
