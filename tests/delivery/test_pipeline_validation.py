@@ -152,3 +152,41 @@ def test_cli_fails_when_an_endpoint_is_missing(sagemaker, capsys):
 def test_cli_refuses_an_unknown_environment(capsys):
     assert validator.main(["--environment", "qa"]) == 2
     assert "config error: --environment 'qa': unknown environment" in capsys.readouterr().err
+
+
+def test_missing_shadow_or_challenger_fails_naming_the_variants(sagemaker):
+    # Given an endpoint expected with a challenger and one expected with a shadow, both deployed with the control only
+    control = EXPECTED.variants[0]
+    challenger = VariantExpectation(name="b", images=(IMAGE,), instance_type="ml.m5.large")
+    ab = EndpointExpectation(endpoint_name="ml-platform-dev-ab", variants=(control, challenger))
+    shadowed = EndpointExpectation(endpoint_name="ml-platform-dev-sh", variants=(control,), shadow=challenger)
+    for expected in (ab, shadowed):
+        deploy(sagemaker, EndpointExpectation(endpoint_name=expected.endpoint_name, variants=(control,)))
+    # Then each fails with what is deployed and what was expected
+    assert _failures(validate_endpoints(sagemaker, [ab, shadowed])) == [
+        "FAIL endpoint ml-platform-dev-ab: endpoint configuration ml-platform-dev-ab-config has variants "
+        "['AllTraffic'], expected exactly ['AllTraffic', 'b']",
+        "FAIL endpoint ml-platform-dev-sh: endpoint configuration ml-platform-dev-sh-config has shadow variants [], "
+        "expected exactly ['b']",
+    ]
+
+
+def test_a_package_variant_is_checked_by_its_model_package():
+    # Given a variant expected to serve version 7 of group fraud (stubbed client: the model names its package)
+    class Client:
+        def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:  # noqa: N803 - boto3 parameter name
+            return {"EndpointStatus": "InService", "EndpointConfigName": "c"}
+
+        def describe_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:  # noqa: N803
+            return {"ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "m"}]}
+
+        def describe_model(self, ModelName: str) -> dict[str, Any]:  # noqa: N803
+            arn = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/fraud/6"
+            return {"PrimaryContainer": {"ModelPackageName": arn}}
+
+    expected = EndpointExpectation(endpoint_name="e", variants=(VariantExpectation(package="model-package/fraud/7"),))
+    # Then the older version deployed fails the check, naming both
+    assert _failures(validate_endpoints(Client(), [expected])) == [
+        "FAIL endpoint e: model m package arn:aws:sagemaker:eu-west-1:222222222222:model-package/fraud/6, "
+        "expected model-package/fraud/7"
+    ]
