@@ -63,6 +63,21 @@ _REGISTRY_PROD = {
     "groups": [{"name": "churn", "description": "Churn model versions",
                 "image_repositories": ["ml-platform/churn-model"], "model_data_prefix": "churn/"}],
 }  # fmt: skip
+# dev's A/B test: 1.5.0 as a challenger beside 1.4.0, on a tenth of the traffic (weights are relative). Each variant
+# has its own model, instances, alarms and dashboard row; docs/inference.md ("Run an A/B test") reads them.
+_CHURN_AB_DEV = {
+    **_CHURN_DEV,
+    "initial_variant_weight": 0.9,
+    "challengers": [{
+        "name": "churn-1-5-0",
+        "model": {"type": "container",
+                  "image_uri": f"{_DEV_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/churn-model:1.5.0",
+                  "model_data_key": "churn/1.5.0/model.tar.gz", "environment": {"MODEL_VERSION": "1.5.0"}},
+        "instance_type": "ml.m5.large",
+        "initial_instance_count": 2,  # the canary moves one instance of each variant's fleet
+        "initial_variant_weight": 0.1,
+    }],
+}  # fmt: skip
 _RECOMMENDER_PROD = {
     "name": "recommender",
     "image_uri": f"{_PROD_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/recommender:2.0.3",
@@ -72,6 +87,16 @@ _RECOMMENDER_PROD = {
     "deployment": {"type": "canary", "canary_size": {"percent": 50}, "wait_interval_seconds": 600,
                    "termination_wait_seconds": 300, "maximum_execution_timeout_seconds": 2400},
     "data_capture": {"sampling_percent": 10, "capture_response": False, "json_content_types": ["application/json"]},
+    # Shadow test of 2.1.0 on a copy of live traffic (same instance type and count, as SageMaker recommends for a
+    # comparable test); it answers no caller. docs/inference.md ("Run a shadow test") says how to promote it.
+    "shadow": {
+        "name": "recommender-2-1-0",
+        "model": {"type": "container",
+                  "image_uri": f"{_PROD_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/recommender:2.1.0",
+                  "model_data_key": "recommender/2.1.0/model.tar.gz"},
+        "instance_type": "ml.g4dn.xlarge",
+        "initial_instance_count": 2,
+    },
 }  # fmt: skip
 
 ENVIRONMENTS: tuple[Mapping[str, Any], ...] = (
@@ -82,7 +107,7 @@ ENVIRONMENTS: tuple[Mapping[str, Any], ...] = (
         "region": "eu-west-1",
         "tags": {"owner": "ml-platform-team", "cost_center": "cc-1234"},
         "allow_destroy": True,
-        "inference": {"endpoints": [_CHURN_DEV]},
+        "inference": {"endpoints": [_CHURN_AB_DEV]},
     },
     {
         "name": "prod",

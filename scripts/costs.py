@@ -155,7 +155,8 @@ def idle_cost_lines(stacks: Iterable[StackTemplate], table: Mapping[str, Any]) -
             for resource in stack.resources.values():
                 rtype, props = resource["Type"], resource.get("Properties", {})
                 if rtype == "AWS::SageMaker::EndpointConfig":
-                    for variant in props.get("ProductionVariants", []):
+                    variants = [*props.get("ProductionVariants", []), *props.get("ShadowProductionVariants", [])]
+                    for variant in variants:
                         if "InstanceType" in variant:  # serverless variants have no idle cost
                             instance = variant["InstanceType"]
                             instances[instance] = instances.get(instance, 0) + int(variant["InitialInstanceCount"])

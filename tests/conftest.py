@@ -128,9 +128,9 @@ def declared_in_accounts(
             owner_kept = True
         else:
             env["account"] = new
-        for endpoint in env.get("inference", {}).get("endpoints", []):
-            if old and new and "image_uri" in endpoint:  # a registry package names no image
-                endpoint["image_uri"] = endpoint["image_uri"].replace(old, new, 1)
+        if old and new and "inference" in env:
+            # Every image (control, challengers, shadow, pipeline containers) moves to the new account's registry
+            env["inference"] = json.loads(json.dumps(env["inference"]).replace(f"{old}.dkr.ecr.", f"{new}.dkr.ecr."))
         result.append(env)
     return result
 

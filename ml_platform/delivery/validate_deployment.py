@@ -5,9 +5,7 @@ the configuration says?
 For each endpoint of ``EnvironmentConfig.inference.endpoints`` (named ``<project>-<environment>-<name>``):
 the endpoint exists and is ``InService``; its endpoint configuration has exactly the configured production
 variant with the configured instance type (or serverless memory); the variant's model runs the configured
-image; images SageMaker reports as deployed (``DeployedImages``) are that image too. A variant that serves a
-registry version instead must run exactly that version (``ModelPackageName`` of its model ends in
-``model-package/<group>/<version>``); its image is the version's, which the configuration does not know.
+image; images SageMaker reports as deployed (``DeployedImages``) are that image too.
 
 The pipeline runs it after each environment's deployment (``ml_platform/delivery/stack.py``), with credentials
 of the target account's read-only CDK bootstrap lookup role::
@@ -36,21 +34,31 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ml_platform.core.errors import ConfigError
 from ml_platform.environment import EnvironmentConfig
 from ml_platform.environments import load_environments
-from ml_platform.inference.config.models import PackageModel
+from ml_platform.inference.config.endpoint import ServingVariant
+from ml_platform.inference.config.models import PackageModel, image_uris
 from ml_platform.inference.config.packages import parse_package_versions
 
 
 @dataclass(frozen=True)
-class EndpointExpectation:
-    """What one deployed endpoint must look like."""
+class VariantExpectation:
+    """What one variant of a deployed endpoint must serve."""
 
-    endpoint_name: str
-    image_uri: str | None
-    variant_name: str = "AllTraffic"
-    model_package: str | None = None
-    """``<group>/<version>`` when the variant serves a registry version (then ``image_uri`` is None)."""
+    name: str = "AllTraffic"
+    images: tuple[str, ...] = ()
+    """The model's images in container order; none for a registry package (its version names them)."""
+    package: str | None = None
+    """``model-package/<group>/<version>`` for a registry package variant."""
     instance_type: str | None = None
     serverless_memory_mib: int | None = None
+
+
+@dataclass(frozen=True)
+class EndpointExpectation:
+    """What one deployed endpoint must look like: its production variants (the control first) and its shadow."""
+
+    endpoint_name: str
+    variants: tuple[VariantExpectation, ...]
+    shadow: VariantExpectation | None = None
 
 
 @dataclass(frozen=True)
@@ -66,22 +74,25 @@ class Check:
 def expectations_for(environment: EnvironmentConfig) -> list[EndpointExpectation]:
     """The endpoints an environment's configuration declares, as the Inference stack names them."""
     prefix = f"{environment.tags.project}-{environment.name}"
-    packages = {
-        endpoint.name: f"{endpoint.control.model.group}/{endpoint.control.model.version}"
-        for endpoint in environment.inference.endpoints
-        if isinstance(endpoint.control.model, PackageModel)
-    }
     return [
         EndpointExpectation(
             endpoint_name=f"{prefix}-{endpoint.name}",
-            image_uri=endpoint.image_uri,
-            model_package=packages.get(endpoint.name),
-            variant_name=endpoint.variant_name,
-            instance_type=endpoint.instance_type,
-            serverless_memory_mib=endpoint.serverless.memory_mib if endpoint.serverless else None,
+            variants=tuple(_variant(variant) for variant in endpoint.production_variants),
+            shadow=_variant(endpoint.shadow_variant) if endpoint.shadow_variant else None,
         )
         for endpoint in environment.inference.endpoints
     ]
+
+
+def _variant(variant: ServingVariant) -> VariantExpectation:
+    model = variant.model
+    return VariantExpectation(
+        name=variant.name,
+        images=image_uris(model),
+        package=f"model-package/{model.group}/{model.version}" if isinstance(model, PackageModel) else None,
+        instance_type=variant.instance_type,
+        serverless_memory_mib=variant.serverless.memory_mib if variant.serverless else None,
+    )
 
 
 def _error_code(error: ClientError) -> str:
@@ -108,18 +119,41 @@ def validate_endpoint(client: Any, expected: EndpointExpectation) -> list[Check]
 
     config_name = endpoint["EndpointConfigName"]
     config = client.describe_endpoint_config(EndpointConfigName=config_name)
-    variants = {variant["VariantName"]: variant for variant in config.get("ProductionVariants", [])}
-    if list(variants) != [expected.variant_name]:
-        return [
-            *checks,
-            Check(
-                subject,
-                False,
-                f"endpoint configuration {config_name} has variants {sorted(variants)}, "
-                f"expected exactly [{expected.variant_name!r}]",
-            ),
-        ]
-    variant = variants[expected.variant_name]
+    deployed: dict[str, dict[str, Any]] = {}
+    for key, wanted in (
+        ("ProductionVariants", expected.variants),
+        ("ShadowProductionVariants", (expected.shadow,) if expected.shadow else ()),
+    ):
+        variants = {variant["VariantName"]: variant for variant in config.get(key) or []}
+        names = [variant.name for variant in wanted]
+        if sorted(variants) != sorted(names):
+            kind = "variants" if key == "ProductionVariants" else "shadow variants"
+            return [
+                *checks,
+                Check(subject, False, f"endpoint configuration {config_name} has {kind} {sorted(variants)}, "
+                      f"expected exactly {sorted(names)}"),
+            ]  # fmt: skip
+        deployed.update(variants)
+    for variant in (*expected.variants, *((expected.shadow,) if expected.shadow else ())):
+        checks += _variant_checks(client, subject, variant, deployed[variant.name])
+    images = {variant.name: variant.images for variant in (*expected.variants, expected.shadow) if variant}
+    for live in (endpoint.get("ProductionVariants") or []) + (endpoint.get("ShadowProductionVariants") or []):
+        wanted_images = images.get(live.get("VariantName", ""), ())
+        for deployed_image in live.get("DeployedImages", []):
+            specified = deployed_image.get("SpecifiedImage")
+            if specified is not None and wanted_images and specified not in wanted_images:
+                checks.append(
+                    Check(
+                        subject,
+                        False,
+                        f"variant {live.get('VariantName')} serves {specified}, expected {', '.join(wanted_images)}",
+                    )
+                )
+    return checks
+
+
+def _variant_checks(client: Any, subject: str, expected: VariantExpectation, variant: dict[str, Any]) -> list[Check]:
+    checks = []
     if expected.serverless_memory_mib is not None:
         memory = variant.get("ServerlessConfig", {}).get("MemorySizeInMB")
         checks.append(
@@ -135,42 +169,30 @@ def validate_endpoint(client: Any, expected: EndpointExpectation) -> list[Check]
             Check(
                 subject,
                 instance_type == expected.instance_type,
-                f"variant {expected.variant_name} instance type {instance_type}, expected {expected.instance_type}",
+                f"variant {expected.name} instance type {instance_type}, expected {expected.instance_type}",
             )
         )
-
     model = client.describe_model(ModelName=variant["ModelName"])
-    container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
-    if expected.model_package is not None:
-        package = container.get("ModelPackageName") or ""
-        serves = package == expected.model_package or package.endswith(f":model-package/{expected.model_package}")
+    containers = [model["PrimaryContainer"]] if model.get("PrimaryContainer") else model.get("Containers") or [{}]
+    if expected.package is not None:
+        package = str(containers[0].get("ModelPackageName", ""))
         checks.append(
             Check(
                 subject,
-                serves,
-                f"model {variant['ModelName']} package {package or None}, expected version {expected.model_package}",
+                package.endswith(expected.package),
+                f"model {variant['ModelName']} package {package or 'none'}, expected {expected.package}",
             )
         )
         return checks
-    image = container.get("Image")
+    images = tuple(container.get("Image") for container in containers)
+    shown = ", ".join(str(image) for image in images)
     checks.append(
         Check(
             subject,
-            image == expected.image_uri,
-            f"model {variant['ModelName']} image {image}, expected {expected.image_uri}",
+            images == expected.images,
+            f"model {variant['ModelName']} image {shown}, expected {', '.join(expected.images)}",
         )
     )
-    for live in endpoint.get("ProductionVariants", []):
-        for deployed in live.get("DeployedImages", []):
-            specified = deployed.get("SpecifiedImage")
-            if specified is not None and specified != expected.image_uri:
-                checks.append(
-                    Check(
-                        subject,
-                        False,
-                        f"variant {live.get('VariantName')} serves {specified}, expected {expected.image_uri}",
-                    )
-                )
     return checks
 
 

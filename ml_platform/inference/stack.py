@@ -15,6 +15,7 @@ from constructs import Construct
 
 from ml_platform.core.instances import InstanceType
 from ml_platform.inference.config import DEFAULT_STACK_GROUP, InferenceEndpoint
+from ml_platform.inference.config.endpoint import ServingVariant
 from ml_platform.inference.endpoint import AsyncNotifications, SageMakerEndpoint
 from ml_platform.shared.alarms import notifying_alarm
 from ml_platform.shared.compliance import acknowledge_finding
@@ -191,52 +192,78 @@ class InferenceStack(PlatformStack):
         return [alarm for endpoint in self.endpoints.values() for alarm in endpoint.critical_alarms]
 
     def dashboard_section(self) -> DashboardSection:
-        """Per endpoint and variant: invocations, 4XX/5XX, model and overhead latency p50/p99, utilization."""
-        rows = []
+        """Per endpoint and variant: invocations, 4XX/5XX, model and overhead latency p50/p99, utilization; for an
+        endpoint with challengers or a shadow, a comparison row (traffic, 5XX rate and p99 latency per variant)."""
+        rows: list[list[cloudwatch.IWidget]] = []
         for config in self.group_endpoints:
             endpoint = self.endpoints[config.name]
-
-            def invocations(name: str, statistic: str, endpoint: SageMakerEndpoint = endpoint) -> cloudwatch.Metric:
-                return endpoint.metric(name, statistic, label=f"{name} {statistic}")
-
-            def instance(
-                name: str, statistic: str = "Maximum", label: str | None = None, endpoint: SageMakerEndpoint = endpoint
-            ) -> cloudwatch.Metric:
-                return endpoint.metric_instance(name, statistic, label=label or f"{name} {statistic}")
-
-            utilization = [instance("CPUUtilization"), instance("MemoryUtilization")]
-            if config.instance_type and InstanceType.parse(config.instance_type).has_gpus:
-                utilization.append(instance("GPUUtilization"))
-            title = f"{endpoint.endpoint_name} / {endpoint.variant_name}"
-            rows.append(
-                [
-                    graph(
-                        f"{title}: invocations and errors",
-                        [endpoint.metric_invocations()],
-                        right=[invocations("Invocation4XXErrors", "Sum"), invocations("Invocation5XXErrors", "Sum")],
-                        width=6,
-                    ),
-                    graph(
-                        f"{title}: latency (µs)",
-                        [
-                            invocations("ModelLatency", "p50"),
-                            invocations("ModelLatency", "p99"),
-                            invocations("OverheadLatency", "p50"),
-                            invocations("OverheadLatency", "p99"),
-                        ],
-                        width=6,
-                    ),
-                    graph(f"{title}: utilization (%)", utilization, width=6),
-                    cloudwatch.SingleValueWidget(
-                        title=f"{title}: instances in service",
-                        metrics=[instance("CPUUtilization", "SampleCount", label="instances reporting (per minute)")],
-                        width=6,
-                        height=6,
-                    ),
-                ]
-            )
+            for variant in config.variants:
+                rows.append(_variant_row(endpoint, variant))
+            if len(config.variants) > 1:
+                rows.append(_comparison_row(endpoint, config))
         title = "Inference" if self.stack_group == DEFAULT_STACK_GROUP else f"Inference ({self.stack_group})"
         return DashboardSection(title=title, rows=rows)
+
+
+def _variant_row(endpoint: SageMakerEndpoint, variant: ServingVariant) -> list[cloudwatch.IWidget]:
+    def invocations(name: str, statistic: str) -> cloudwatch.Metric:
+        return endpoint.metric(name, statistic, variant=variant.name, label=f"{name} {statistic}")
+
+    def instance(name: str, statistic: str = "Maximum", label: str | None = None) -> cloudwatch.Metric:
+        return endpoint.metric_instance(name, statistic, variant=variant.name, label=label or f"{name} {statistic}")
+
+    utilization = [instance("CPUUtilization"), instance("MemoryUtilization")]
+    if variant.instance_type and InstanceType.parse(variant.instance_type).has_gpus:
+        utilization.append(instance("GPUUtilization"))
+    title = f"{endpoint.endpoint_name} / {variant.name}" + (" (shadow)" if variant.kind == "shadow" else "")
+    return [
+        graph(
+            f"{title}: invocations and errors",
+            [endpoint.metric_invocations(variant=variant.name)],
+            right=[invocations("Invocation4XXErrors", "Sum"), invocations("Invocation5XXErrors", "Sum")],
+            width=6,
+        ),
+        graph(
+            f"{title}: latency (µs)",
+            [
+                invocations("ModelLatency", "p50"),
+                invocations("ModelLatency", "p99"),
+                invocations("OverheadLatency", "p50"),
+                invocations("OverheadLatency", "p99"),
+            ],
+            width=6,
+        ),
+        graph(f"{title}: utilization (%)", utilization, width=6),
+        cloudwatch.SingleValueWidget(
+            title=f"{title}: instances in service",
+            metrics=[instance("CPUUtilization", "SampleCount", label="instances reporting (per minute)")],
+            width=6,
+            height=6,
+        ),
+    ]
+
+
+def _comparison_row(endpoint: SageMakerEndpoint, config: InferenceEndpoint) -> list[cloudwatch.IWidget]:
+    """The variants side by side: what an A/B or shadow test is read from."""
+    names = [variant.name for variant in config.variants]
+    title = f"{endpoint.endpoint_name}: variants compared"
+    return [
+        graph(
+            f"{title}, invocations",
+            [endpoint.metric("Invocations", "Sum", variant=name, label=name) for name in names],
+        ),
+        graph(
+            f"{title}, 5XX rate (%)",
+            [
+                endpoint.metric_error_rate("Invocation5XXErrors", variant=name, id_suffix=str(index), label=name)
+                for index, name in enumerate(names)
+            ],
+        ),
+        graph(
+            f"{title}, p99 model latency (µs)",
+            [endpoint.metric("ModelLatency", "p99", variant=name, label=name) for name in names],
+        ),
+    ]
 
 
 def _construct_id(name: str) -> str:

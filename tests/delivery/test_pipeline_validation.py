@@ -7,14 +7,21 @@ from typing import Any
 import pytest
 
 from ml_platform.delivery import validate_deployment as validator
-from ml_platform.delivery.validate_deployment import EndpointExpectation, expectations_for, validate_endpoints
+from ml_platform.delivery.validate_deployment import (
+    EndpointExpectation,
+    VariantExpectation,
+    expectations_for,
+    validate_endpoints,
+)
 from ml_platform.environments import load_environments
 
 REGION = "eu-west-1"
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ml-platform/churn-model:1.4.0"
 ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
+MODEL = "ml-platform-dev-churn-AllTraffic-model"
 EXPECTED = EndpointExpectation(
-    endpoint_name="ml-platform-dev-churn", image_uri=IMAGE, variant_name="AllTraffic", instance_type="ml.m5.large"
+    endpoint_name="ml-platform-dev-churn",
+    variants=(VariantExpectation(name="AllTraffic", images=(IMAGE,), instance_type="ml.m5.large"),),
 )
 
 
@@ -23,24 +30,28 @@ def sagemaker(aws: Any) -> Any:
     return aws.client("sagemaker", region_name=REGION)
 
 
-def deploy(client: Any, *, name: str = "ml-platform-dev-churn", image: str = IMAGE, **variant: Any) -> None:
-    """Model → endpoint configuration → endpoint, as the Inference stack creates them."""
-    client.create_model(
-        ModelName=f"{name}-model",
-        ExecutionRoleArn=ROLE,
-        PrimaryContainer={"Image": image, "ModelDataUrl": "s3://models/churn/1.4.0/model.tar.gz"},
-    )
+def deploy(client: Any, expected: EndpointExpectation = EXPECTED, *, image: str | None = None, **change: Any) -> None:
+    """Model → endpoint configuration → endpoint, as the Inference stack creates them (one model per variant);
+    ``image`` and ``change`` alter the control variant."""
+    name = expected.endpoint_name
+
+    def entry(variant: VariantExpectation, **extra: Any) -> dict[str, Any]:
+        model = f"{name}-{variant.name}-model"
+        client.create_model(
+            ModelName=model,
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={"Image": variant.images[0], "ModelDataUrl": "s3://models/churn/1.4.0/model.tar.gz"},
+        )
+        return {"VariantName": variant.name, "ModelName": model, "InstanceType": variant.instance_type,
+                "InitialInstanceCount": 2, **extra}  # fmt: skip
+
+    control, *challengers = expected.variants
+    if image is not None:
+        control = VariantExpectation(name=control.name, images=(image,), instance_type=control.instance_type)
     client.create_endpoint_config(
         EndpointConfigName=f"{name}-config",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": f"{name}-model",
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": 2,
-                **variant,
-            }
-        ],
+        ProductionVariants=[entry(control, **change), *(entry(v) for v in challengers)],
+        **({"ShadowProductionVariants": [entry(expected.shadow)]} if expected.shadow else {}),
     )
     client.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
 
@@ -59,7 +70,7 @@ def test_in_service_endpoint_with_the_expected_configuration_passes(sagemaker):
     assert [str(c) for c in checks] == [
         "PASS endpoint ml-platform-dev-churn: InService",
         "PASS endpoint ml-platform-dev-churn: variant AllTraffic instance type ml.m5.large, expected ml.m5.large",
-        f"PASS endpoint ml-platform-dev-churn: model ml-platform-dev-churn-model image {IMAGE}, expected {IMAGE}",
+        f"PASS endpoint ml-platform-dev-churn: model {MODEL} image {IMAGE}, expected {IMAGE}",
     ]
 
 
@@ -69,7 +80,7 @@ def test_wrong_image_fails_naming_both_images(sagemaker):
     deploy(sagemaker, image=old)
     # Then the image check fails with both images in the message
     assert _failures(validate_endpoints(sagemaker, [EXPECTED])) == [
-        f"FAIL endpoint ml-platform-dev-churn: model ml-platform-dev-churn-model image {old}, expected {IMAGE}"
+        f"FAIL endpoint ml-platform-dev-churn: model {MODEL} image {old}, expected {IMAGE}"
     ]
 
 
@@ -108,7 +119,10 @@ def test_expectations_come_from_the_environment_config():
     dev = next(env for env in load_environments() if env.name == "dev")
     expected = expectations_for(dev)
     assert [e.endpoint_name for e in expected] == [f"ml-platform-dev-{e.name}" for e in dev.inference.endpoints]
-    assert [e.image_uri for e in expected] == [e.image_uri for e in dev.inference.endpoints]
+    assert [[v.name for v in e.variants] for e in expected] == [
+        [v.name for v in e.production_variants] for e in dev.inference.endpoints
+    ]
+    assert [e.variants[0].images for e in expected] == [e.image_uris[:1] for e in dev.inference.endpoints]
 
 
 def test_cli_validates_the_environment_through_an_assumed_role(sagemaker, capsys):
@@ -117,7 +131,7 @@ def test_cli_validates_the_environment_through_an_assumed_role(sagemaker, capsys
     target = validator.session_for(REGION, role, "test-setup").client("sagemaker")
     dev = next(env for env in load_environments() if env.name == "dev")
     for endpoint in expectations_for(dev):
-        deploy(target, name=endpoint.endpoint_name, image=endpoint.image_uri, InstanceType=endpoint.instance_type)
+        deploy(target, endpoint)
     # When the CLI runs without the role, Then it sees nothing: the pipeline account has no endpoints
     assert validator.main(["--environment", "dev"]) == 1
     capsys.readouterr()
@@ -126,7 +140,7 @@ def test_cli_validates_the_environment_through_an_assumed_role(sagemaker, capsys
     # Then every check passes and the summary says so
     out = capsys.readouterr().out
     assert status == 0, out
-    checks = 3 * len(dev.inference.endpoints)
+    checks = sum(1 + 2 * len(e.variants) + (2 if e.shadow else 0) for e in expectations_for(dev))
     assert out.splitlines()[-1] == f"dev: {checks} checks passed, 0 failed"
 
 
@@ -140,59 +154,63 @@ def test_cli_refuses_an_unknown_environment(capsys):
     assert "config error: --environment 'qa': unknown environment" in capsys.readouterr().err
 
 
-# ---------------------------------------------------------------------------------------------------- registry versions
-PACKAGE = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/churn/{}"
-PACKAGE_EXPECTED = EndpointExpectation(
-    endpoint_name="ml-platform-prod-churn", image_uri=None, model_package="churn/3", instance_type="ml.m5.large"
-)
-
-
-def deploy_package(client: Any, version: int, name: str = "ml-platform-prod-churn") -> None:
-    """The model of a registry version names the package instead of an image."""
-    client.create_model(
-        ModelName=f"{name}-model", ExecutionRoleArn=ROLE, PrimaryContainer={"ModelPackageName": PACKAGE.format(version)}
-    )
-    client.create_endpoint_config(
-        EndpointConfigName=f"{name}-config",
-        ProductionVariants=[
-            {"VariantName": "AllTraffic", "ModelName": f"{name}-model", "InstanceType": "ml.m5.large",
-             "InitialInstanceCount": 2}
-        ],
-    )  # fmt: skip
-    client.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
-
-
-def test_a_registry_variant_must_serve_exactly_the_expected_version(sagemaker):
-    # Given the endpoint serving version 3 of the group, Then the package check passes
-    deploy_package(sagemaker, 3)
-    checks = validate_endpoints(sagemaker, [PACKAGE_EXPECTED])
-    assert _failures(checks) == []
-    assert str(checks[-1]) == (
-        f"PASS endpoint ml-platform-prod-churn: model ml-platform-prod-churn-model package {PACKAGE.format(3)}, "
-        "expected version churn/3"
-    )
-    # When version 4 was expected (the synth deployed 4, the endpoint still serves 3), Then it fails in one line
-    newer = EndpointExpectation(**{**PACKAGE_EXPECTED.__dict__, "model_package": "churn/4"})
-    assert _failures(validate_endpoints(sagemaker, [newer])) == [
-        f"FAIL endpoint ml-platform-prod-churn: model ml-platform-prod-churn-model package {PACKAGE.format(3)}, "
-        "expected version churn/4"
+def test_missing_shadow_or_challenger_fails_naming_the_variants(sagemaker):
+    # Given an endpoint expected with a challenger and one expected with a shadow, both deployed with the control only
+    control = EXPECTED.variants[0]
+    challenger = VariantExpectation(name="b", images=(IMAGE,), instance_type="ml.m5.large")
+    ab = EndpointExpectation(endpoint_name="ml-platform-dev-ab", variants=(control, challenger))
+    shadowed = EndpointExpectation(endpoint_name="ml-platform-dev-sh", variants=(control,), shadow=challenger)
+    for expected in (ab, shadowed):
+        deploy(sagemaker, EndpointExpectation(endpoint_name=expected.endpoint_name, variants=(control,)))
+    # Then each fails with what is deployed and what was expected
+    assert _failures(validate_endpoints(sagemaker, [ab, shadowed])) == [
+        "FAIL endpoint ml-platform-dev-ab: endpoint configuration ml-platform-dev-ab-config has variants "
+        "['AllTraffic'], expected exactly ['AllTraffic', 'b']",
+        "FAIL endpoint ml-platform-dev-sh: endpoint configuration ml-platform-dev-sh-config has shadow variants [], "
+        "expected exactly ['b']",
     ]
 
 
+def test_a_package_variant_is_checked_by_its_model_package():
+    # Given a variant expected to serve version 7 of group fraud (stubbed client: the model names its package)
+    class Client:
+        def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:  # noqa: N803 - boto3 parameter name
+            return {"EndpointStatus": "InService", "EndpointConfigName": "c"}
+
+        def describe_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:  # noqa: N803
+            return {"ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "m"}]}
+
+        def describe_model(self, ModelName: str) -> dict[str, Any]:  # noqa: N803
+            arn = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/fraud/6"
+            return {"PrimaryContainer": {"ModelPackageName": arn}}
+
+    expected = EndpointExpectation(endpoint_name="e", variants=(VariantExpectation(package="model-package/fraud/7"),))
+    # Then the older version deployed fails the check, naming both
+    assert _failures(validate_endpoints(Client(), [expected])) == [
+        "FAIL endpoint e: model m package arn:aws:sagemaker:eu-west-1:222222222222:model-package/fraud/6, "
+        "expected model-package/fraud/7"
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------- deployed versions
+def _churn(environment: Any) -> EndpointExpectation:
+    (churn,) = [e for e in expectations_for(environment) if e.endpoint_name.endswith("-churn")]
+    return churn
+
+
 def test_prod_churn_is_expected_to_serve_its_pinned_or_deployed_registry_version():
+    # Given prod's churn control pinned to version 1 of its registry group, Then version 1 is expected
     prod = next(env for env in load_environments() if env.name == "prod")
-    (churn,) = [e for e in expectations_for(prod) if e.endpoint_name.endswith("-churn")]
-    assert (churn.model_package, churn.image_uri) == ("churn/1", None)
-    # With the versions the pipeline's synth deployed, the validator expects those
+    assert _churn(prod).variants[0].package == "model-package/churn/1"
+    # And with the versions the pipeline's synth deployed (its model_package_versions), those
     pinned = next(env for env in load_environments(package_versions={("prod", "churn"): 7}) if env.name == "prod")
-    (churn,) = [e for e in expectations_for(pinned) if e.endpoint_name.endswith("-churn")]
-    assert churn.model_package == "churn/7"
+    assert _churn(pinned).variants[0].package == "model-package/churn/7"
 
 
-def test_cli_reads_the_deployed_versions_from_the_synth_output(tmp_path, capsys):
+def test_cli_reads_the_deployed_versions_from_the_synth_output(sagemaker, tmp_path, capsys):
     versions = tmp_path / "model-package-versions.json"
-    versions.write_text('{"prod/churn": "seven"}')
     # A malformed file is a configuration error, one line naming the key and the rule
+    versions.write_text('{"prod/churn": "seven"}')
     assert validator.main(["--environment", "prod", "--model-package-versions", str(versions)]) == 2
     assert capsys.readouterr().err.splitlines() == [
         "config error: context 'model_package_versions': key 'prod/churn': version 'seven': a model package version "

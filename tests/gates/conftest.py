@@ -31,8 +31,9 @@ def features_environment() -> dict[str, Any]:
     Athena query role."""
     data = declared_environment("dev", name=FEATURES_ENVIRONMENT)
     churn = data["inference"]["endpoints"][0]
+    single = {k: v for k, v in churn.items() if k not in ("challengers", "initial_variant_weight")}
     batch = {
-        **copy.deepcopy(churn),
+        **copy.deepcopy(single),
         "name": "batch",
         "async_inference": {"notify_success": True, "notify_errors": True},
         "autoscaling": {"registered_instance_type": churn["instance_type"], "min_instances": 0, "max_instances": 2,

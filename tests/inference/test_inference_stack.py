@@ -95,7 +95,13 @@ def test_rollback_alarms_resolve_to_alarms_of_the_same_template(platform, env, n
     alarms = _of_type(platform, env, "AWS::CloudWatch::Alarm")
     refs = [a["AlarmName"]["Ref"] for a in endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]
     assert refs and all(ref in alarms for ref in refs)
-    assert all(alarms[ref]["Properties"]["AlarmName"].startswith(f"ml-platform-{env}-{name}-rollback-") for ref in refs)
+    # the control variant's alarms keep their names; a challenger's carry its variant name
+    names = [alarms[ref]["Properties"]["AlarmName"] for ref in refs]
+    config = next(e for e in platform.environments[env].inference.endpoints if e.name == name)
+    variants = config.production_variants
+    prefixes = [f"ml-platform-{env}-{name}-"] + [f"ml-platform-{env}-{name}-{v.name}-" for v in variants[1:]]
+    assert all(any(n.startswith(f"{p}rollback-") for p in prefixes) for n in names), names
+    assert len(names) == len(variants) * config.rollback_alarms.count  # each production variant's new fleet
 
 
 def test_models_run_in_the_network_stacks_isolated_subnets_with_the_workload_group(platform):
@@ -110,7 +116,8 @@ def test_models_run_in_the_network_stacks_isolated_subnets_with_the_workload_gro
 
 
 def test_model_data_is_read_from_the_data_lake_models_bucket(platform):
-    props = _one(platform, "prod", "recommender", "AWS::SageMaker::Model")
+    # The recommender's control model (its shadow has a model of its own)
+    props = _of_type(platform, "prod", "AWS::SageMaker::Model")["RecommenderModelA6EE6CE4"]["Properties"]
     url = props["PrimaryContainer"]["ModelDataUrl"]
     assert "ModelsBucket" in _reference(url) and url["Fn::Join"][1][-1] == "/recommender/2.0.3/model.tar.gz"
     assert props["PrimaryContainer"]["Image"].endswith("/ml-platform/recommender:2.0.3")

@@ -172,8 +172,11 @@ def test_monitoring_covers_every_group(grouped):
         assert title in body
     (composite,) = monitoring.of_type("AWS::CloudWatch::CompositeAlarm").values()
     rule = json.dumps(composite["Properties"]["AlarmRule"])
-    # 3 ingestion alarms + 2 critical alarms (5XX rate, p99 latency) per endpoint, from every group's stack
-    assert rule.count("ALARM(") == 3 + 2 * 6
+    # 3 ingestion alarms + 2 critical alarms (5XX rate, p99 latency) per production variant, from every group's stack
+    (config,) = load_environments([per_endpoint_environment()])
+    variants = sum(len(endpoint.production_variants) for endpoint in config.inference.endpoints)
+    assert len(config.inference.endpoints) == 6 and variants > 6  # the dev copies carry its A/B challenger
+    assert rule.count("ALARM(") == 3 + 2 * variants
     for stack_name in ("dev-Inference", "dev-Inference-typical", "dev-Inference-heavy", "dev-Inference-heavy-pair"):
         assert f'"StackName": "{stack_name}"' in rule
 

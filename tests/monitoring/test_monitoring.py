@@ -98,7 +98,8 @@ def test_platform_health_covers_every_critical_alarm(platform, env):
         for alarm in component.critical_alarms:
             stack = alarm.stack
             expected.add(f"{stack.node.id}/{stack.get_logical_id(alarm.node.default_child)}")
-    assert len(expected) == 3 + 2 * len(platform.environments[env].inference.endpoints)
+    variants = sum(len(e.production_variants) for e in platform.environments[env].inference.endpoints)
+    assert len(expected) == 3 + 2 * variants  # 5XX rate and p99 latency of every production variant
     assert _rule_alarm_ids(platform, env) == expected
     rule = json.dumps(_composite(platform, env)["AlarmRule"])
     assert rule.count("ALARM(") == len(expected) and " OR " in rule

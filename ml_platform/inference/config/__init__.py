@@ -164,16 +164,17 @@ class InferenceConfig(FrozenModel):
                     f"{where}: field 'name': endpoint name {full_name!r} is longer than "
                     f"{ENDPOINT_NAME_MAX_LENGTH} characters (CreateEndpoint limit)"
                 )
-            if stage == "prod" and endpoint.serverless is None:
-                # Platform rule (HA): production endpoints run at least two instances, which SageMaker
-                # spreads over the VPC subnets' Availability Zones.
+            for variant in endpoint.production_variants if stage == "prod" and endpoint.serverless is None else ():
+                # Platform rule (HA): every production variant in prod runs at least two instances, which SageMaker
+                # spreads over the VPC subnets' Availability Zones (a variant's share of traffic fails with it).
+                of = "" if variant.kind == "control" else f"variant {variant.name!r}: "
                 for field, count in (
-                    ("initial_instance_count", endpoint.initial_instance_count),
-                    ("autoscaling.min_instances", endpoint.autoscaling.min_instances if endpoint.autoscaling else 2),
+                    ("initial_instance_count", variant.initial_instance_count),
+                    ("autoscaling.min_instances", variant.autoscaling.min_instances if variant.autoscaling else 2),
                 ):
                     if count is not None and count < 2:
                         raise ValueError(
-                            f"{where}: field '{field}': value {count}: stage 'prod' needs at least 2 instances "
+                            f"{where}: {of}field '{field}': value {count}: stage 'prod' needs at least 2 instances "
                             "so the endpoint survives the loss of an instance or an Availability Zone"
                         )
             for image in endpoint.image_uris:

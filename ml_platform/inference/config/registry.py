@@ -18,12 +18,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
 from ml_platform.core.config import FrozenModel
+from ml_platform.inference.config.endpoint import InferenceEndpoint
 from ml_platform.inference.config.features import S3_KEY_PATTERN
+from ml_platform.inference.config.models import (
+    ContainerModel,
+    MultiModel,
+    PackageModel,
+    PipelineModel,
+    image_part,
+)
 from ml_platform.inference.config.packages import MODEL_PACKAGE_GROUP_NAME
 
 # ECR repository names: (?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)* (CreateRepository).
@@ -157,3 +166,40 @@ def approval_rule_name(name_prefix: str) -> str:
 def approval_rule_arn(*, partition: str, region: str, account: str, name_prefix: str) -> str:
     """ARN of an environment's approval rule (a rule of the default event bus: ``rule/<name>``)."""
     return f"arn:{partition}:events:{region}:{account}:rule/{approval_rule_name(name_prefix)}"
+
+
+@dataclass(frozen=True)
+class ModelSources:
+    """Where an endpoint's variants pull images and read model data from (the execution role's grants)."""
+
+    repositories: tuple[tuple[str, str, str], ...]  # (account, region, repository); "" = the stack's
+    prefixes: tuple[str, ...]  # models-bucket prefixes
+    external_objects: tuple[str, ...]  # <bucket>/<key> outside the models bucket
+
+
+def model_sources(config: InferenceEndpoint, registry: RegistryConfig) -> ModelSources:
+    """Where the endpoint's variants pull images and read model data from, in declaration order, each once."""
+    repositories: dict[tuple[str, str, str], None] = {}
+    prefixes: dict[str, None] = {}
+    external: dict[str, None] = {}
+    for variant in config.variants:
+        model = variant.model
+        if isinstance(model, PackageModel):
+            group = registry.group(model.group)
+            assert group is not None, model.group  # InferenceConfig refuses an undeclared group
+            repositories.update(dict.fromkeys(("", "", repository) for repository in group.image_repositories))
+            prefixes[group.model_data_prefix] = None
+            continue
+        images = [model.image_uri] if isinstance(model, MultiModel) else [c.image_uri for c in model.containers]
+        for image in images:
+            repositories[
+                (image_part(image, "account"), image_part(image, "region"), image_part(image, "repository"))
+            ] = None
+        if isinstance(model, MultiModel):
+            prefixes[model.model_data_prefix] = None
+        for container in model.containers if isinstance(model, (ContainerModel, PipelineModel)) else ():
+            if container.model_prefix is not None:
+                prefixes[container.model_prefix] = None
+            if container.external_model_data_url is not None:
+                external[container.external_model_data_url.removeprefix("s3://")] = None
+    return ModelSources(tuple(repositories), tuple(prefixes), tuple(external))

@@ -198,8 +198,8 @@ def shadow_comparison_alarms(
     error_delta = cloudwatch.MathExpression(
         expression="shadow - control",
         using_metrics={
-            "shadow": shadow.error_rate("Invocation5XXErrors", period=five),
-            "control": control.error_rate("Invocation5XXErrors", period=five),
+            "shadow": shadow.error_rate("Invocation5XXErrors", period=five, id_suffix="_shadow"),
+            "control": control.error_rate("Invocation5XXErrors", period=five, id_suffix="_control"),
         },
         label=f"5XX rate of {shadow.variant_name} minus {control.variant_name} (points)",
         period=five,

@@ -306,23 +306,33 @@ class SageMakerEndpoint(Construct):
             ).schedule
 
     # ==================================================================== metrics
-    # Options of every metric method: ``period`` (default 5 minutes) and ``label`` (default CloudWatch's).
-    def metric(self, metric_name: str, statistic: str, **options: Any) -> cloudwatch.Metric:
-        """An invocation metric of the variant (``AWS/SageMaker``: Invocations, Invocation4XXErrors,
+    # Options of every metric method: ``variant`` (default: the control), ``period`` (default 5 minutes) and
+    # ``label`` (default CloudWatch's).
+    def metric(
+        self, metric_name: str, statistic: str, *, variant: str | None = None, **options: Any
+    ) -> cloudwatch.Metric:
+        """An invocation metric of a variant (``AWS/SageMaker``: Invocations, Invocation4XXErrors,
         Invocation5XXErrors, ModelLatency and OverheadLatency in microseconds, ...)."""
-        return self.metrics.invocation_metric(metric_name, statistic, **options)
+        return self._metrics(variant).invocation_metric(metric_name, statistic, **options)
 
-    def metric_invocations(self, **options: Any) -> cloudwatch.Metric:
-        return self.metric("Invocations", "Sum", **{"label": "Invocations Sum", **options})
+    def metric_invocations(self, *, variant: str | None = None, **options: Any) -> cloudwatch.Metric:
+        return self.metric("Invocations", "Sum", variant=variant, **{"label": "Invocations Sum", **options})
 
-    def metric_instance(self, metric_name: str, statistic: str = "Maximum", **options: Any) -> cloudwatch.Metric:
-        """An instance metric of the variant (``/aws/sagemaker/Endpoints``: CPUUtilization, MemoryUtilization,
+    def metric_instance(
+        self, metric_name: str, statistic: str = "Maximum", *, variant: str | None = None, **options: Any
+    ) -> cloudwatch.Metric:
+        """An instance metric of a variant (``/aws/sagemaker/Endpoints``: CPUUtilization, MemoryUtilization,
         DiskUtilization, GPUUtilization, ...). Default: the busiest instance."""
-        return self.metrics.instance_metric(metric_name, statistic, **options)
+        return self._metrics(variant).instance_metric(metric_name, statistic, **options)
 
-    def metric_error_rate(self, error_metric: str, **options: Any) -> cloudwatch.MathExpression:
-        """Invocation4XXErrors or Invocation5XXErrors as a percentage of invocations."""
-        return self.metrics.error_rate(error_metric, **options)
+    def metric_error_rate(
+        self, error_metric: str, *, variant: str | None = None, **options: Any
+    ) -> cloudwatch.MathExpression:
+        """Invocation4XXErrors or Invocation5XXErrors as a percentage of a variant's invocations."""
+        return self._metrics(variant).error_rate(error_metric, **options)
+
+    def _metrics(self, variant: str | None) -> VariantMetrics:
+        return self.variant_metrics[variant or self.variant_name]
 
     @property
     def endpoint_arn(self) -> str:

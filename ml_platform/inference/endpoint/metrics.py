@@ -53,16 +53,29 @@ class VariantMetrics:
         """An instance metric (``/aws/sagemaker/Endpoints``). Default statistic: the busiest instance."""
         return self._metric(ENDPOINT_INSTANCE_NAMESPACE, metric_name, statistic, period, label)
 
-    def error_rate(self, error_metric: str, *, period: Duration = FIVE_MINUTES) -> cloudwatch.MathExpression:
+    def error_rate(
+        self,
+        error_metric: str,
+        *,
+        period: Duration = FIVE_MINUTES,
+        id_suffix: str = "",
+        label: str | None = None,
+    ) -> cloudwatch.MathExpression:
         """``error_metric`` (Invocation4XXErrors or Invocation5XXErrors) as a percentage of invocations; 0 when
-        there were no invocations."""
+        there were no invocations.
+
+        :param id_suffix: appended to the expression's metric ids (``errors``, ``invocations``), which must be
+            unique within one alarm or graph that shows several rates. Default: none.
+        :param label: Default: ``<error_metric> rate (%)``.
+        """
+        errors, invocations = f"errors{id_suffix}", f"invocations{id_suffix}"
         return cloudwatch.MathExpression(
-            expression="IF(invocations > 0, 100 * errors / invocations, 0)",
+            expression=f"IF({invocations} > 0, 100 * {errors} / {invocations}, 0)",
             using_metrics={
-                "errors": self.invocation_metric(error_metric, "Sum", period=period),
-                "invocations": self.invocation_metric("Invocations", "Sum", period=period),
+                errors: self.invocation_metric(error_metric, "Sum", period=period),
+                invocations: self.invocation_metric("Invocations", "Sum", period=period),
             },
-            label=f"{error_metric} rate (%)",
+            label=label or f"{error_metric} rate (%)",
             period=period,
         )
 

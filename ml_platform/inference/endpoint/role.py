@@ -19,8 +19,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.inference.config import InferenceEndpoint
-from ml_platform.inference.config.models import ContainerModel, MultiModel, PackageModel, PipelineModel, image_part
-from ml_platform.inference.config.registry import RegistryConfig
+from ml_platform.inference.config.registry import RegistryConfig, model_sources
 from ml_platform.inference.endpoint.metrics import ENDPOINT_INSTANCE_NAMESPACE
 from ml_platform.shared.compliance import acknowledge, acknowledge_resource_wildcards
 from ml_platform.shared.lake_access import object_read_statements, object_write_statements
@@ -112,7 +111,7 @@ class ExecutionRole:
         )
         asynchronous = config.async_inference
         writes_to_capture = config.data_capture.enabled or asynchronous is not None
-        sources = _model_sources(config, registry or RegistryConfig())
+        sources = model_sources(config, registry or RegistryConfig())
         statements = [
             iam.PolicyStatement(
                 sid="PullTheModelImage",
@@ -282,38 +281,3 @@ class ExecutionRole:
                 ],
             )
         )
-
-
-@dataclass(frozen=True)
-class _ModelSources:
-    repositories: tuple[tuple[str, str, str], ...]  # (account, region, repository); "" = the stack's
-    prefixes: tuple[str, ...]  # models-bucket prefixes
-    external_objects: tuple[str, ...]  # <bucket>/<key> outside the models bucket
-
-
-def _model_sources(config: InferenceEndpoint, registry: RegistryConfig) -> _ModelSources:
-    """Where the endpoint's variants pull images and read model data from, in declaration order, each once."""
-    repositories: dict[tuple[str, str, str], None] = {}
-    prefixes: dict[str, None] = {}
-    external: dict[str, None] = {}
-    for variant in config.variants:
-        model = variant.model
-        if isinstance(model, PackageModel):
-            group = registry.group(model.group)
-            assert group is not None, model.group  # InferenceConfig refuses an undeclared group
-            repositories.update(dict.fromkeys(("", "", repository) for repository in group.image_repositories))
-            prefixes[group.model_data_prefix] = None
-            continue
-        images = [model.image_uri] if isinstance(model, MultiModel) else [c.image_uri for c in model.containers]
-        for image in images:
-            repositories[
-                (image_part(image, "account"), image_part(image, "region"), image_part(image, "repository"))
-            ] = None
-        if isinstance(model, MultiModel):
-            prefixes[model.model_data_prefix] = None
-        for container in model.containers if isinstance(model, (ContainerModel, PipelineModel)) else ():
-            if container.model_prefix is not None:
-                prefixes[container.model_prefix] = None
-            if container.external_model_data_url is not None:
-                external[container.external_model_data_url.removeprefix("s3://")] = None
-    return _ModelSources(tuple(repositories), tuple(prefixes), tuple(external))

@@ -10,9 +10,10 @@ Permissions); a model with a VPC configuration downloads through the VPC, i.e. t
 from __future__ import annotations
 
 from ml_platform.inference.config import InferenceEndpoint, inference_stack_id
+from ml_platform.inference.config.registry import model_sources
 from scripts.flows.catalogue import model_monitor
 from scripts.flows.catalogue.base import Environment
-from scripts.flows.catalogue.context import kms_via, kms_via_s3, repository_arn, s3_object, sse_kms
+from scripts.flows.catalogue.context import kms_via, kms_via_s3, s3_object, sse_kms
 from scripts.flows.templates import PARTITION
 
 
@@ -45,18 +46,26 @@ def _endpoint(env: Environment, endpoint: InferenceEndpoint) -> None:
         expected="allow",
         description="SageMaker authenticates to ECR for the model image",
     )
+    sources = model_sources(endpoint, env.config.inference.registry)
     pulls = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
-    if endpoint.image_uri is not None:  # a registry package's images and artifacts: registry.py
-        repository = repository_arn(endpoint.image_uri)
+    # One flow per repository: an image's repository and a registry group's ("" = this account and region) may be one.
+    arns = dict.fromkeys(
+        f"arn:{PARTITION}:ecr:{region or env.region}:{account or env.account}:repository/{repository}"
+        for account, region, repository in sources.repositories
+    )
+    for index, arn in enumerate(arns):
         env.role_allows(
-            component, role, [(a, repository) for a in pulls], description="SageMaker pulls the model image"
-        )
-    # ------------------------------------------------------------------ model artifact
-    if endpoint.model_data_key is not None:
-        key = endpoint.model_data_key
+            component, role, [(a, arn) for a in pulls], name_prefix="" if index == 0 else f"{index + 1}-",
+            description=f"SageMaker pulls {arn.split(':repository/', 1)[1]}",
+        )  # fmt: skip
+    # ------------------------------------------------------------------ model artifacts: every version of each
+    control_key = endpoint.model_data_key
+    for index, prefix in enumerate(sources.prefixes):
+        suffix = "" if index == 0 else f"-{index + 1}"
+        key = control_key if control_key and control_key.startswith(prefix) else f"{prefix}1.0.0/model.tar.gz"
         env.role_request(
             component,
-            "read-artifact",
+            f"read-artifact{suffix}",
             role,
             "s3:GetObject",
             s3_object(models, key),
@@ -66,37 +75,39 @@ def _endpoint(env: Environment, endpoint: InferenceEndpoint) -> None:
         )
         env.s3_decrypts(
             component,
-            "decrypt-artifact",
+            f"decrypt-artifact{suffix}",
             role,
             lake_key,
             models,
             key,
             description="S3 decrypts the artifact for SageMaker",
         )
-        model_prefix = key.split("/", 1)[0]
         env.role_request(
             component,
-            "read-previous-artifact",
+            f"read-previous-artifact{suffix}",
             role,
             "s3:GetObject",
-            s3_object(models, f"{model_prefix}/0.0.1-previous/model.tar.gz"),
+            s3_object(models, f"{prefix}0.0.1-previous/model.tar.gz"),
             expected="allow",
             endpoint="s3",
             description="a rollback (or an old-fleet instance replaced during a bake) downloads the previous version",
         )
-        others = [e for e in env.config.inference.endpoints if e.model_data_key and e.name != endpoint.name]
-        for other in others:
-            if other.model_data_key and other.model_data_key.split("/", 1)[0] != model_prefix:
-                env.role_request(
-                    component,
-                    f"read-artifact-of-{other.name}",
-                    role,
-                    "s3:GetObject",
-                    s3_object(models, other.model_data_key),
-                    expected="deny",
-                    endpoint="s3",
-                    description=f"the role cannot read {other.name}'s model",
-                )
+    registry = env.config.inference.registry
+    for other in env.config.inference.endpoints:
+        if other.name == endpoint.name:
+            continue
+        foreign = [prefix for prefix in model_sources(other, registry).prefixes if prefix not in sources.prefixes]
+        for index, prefix in enumerate(foreign):
+            env.role_request(
+                component,
+                f"read-artifact-of-{other.name}" + ("" if index == 0 else f"-{index + 1}"),
+                role,
+                "s3:GetObject",
+                s3_object(models, f"{prefix}1.0.0/model.tar.gz"),
+                expected="deny",
+                endpoint="s3",
+                description=f"the role cannot read {other.name}'s model",
+            )
     # ------------------------------------------------------------------ data capture
     if endpoint.data_capture.enabled:
         obj = s3_object(capture, f"{name}/data-capture/AllTraffic/2026/11/30/12/capture.jsonl")

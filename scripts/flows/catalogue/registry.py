@@ -1,6 +1,7 @@
-"""The model registry: who may read a model package group and its versions, what an execution role that serves a
-registry version pulls and reads, the approval rule forwarding to the delivery pipeline's event bus, and, over the
-pipeline stack, the bus policy and the role that starts the pipeline.
+"""The model registry: who may read a model package group and its versions, the execution roles of other environments
+refused, the approval rule forwarding to the delivery pipeline's event bus, and, over the pipeline stack, the bus
+policy and the role that starts the pipeline (what an execution role serving a registry version pulls and reads is in
+inference.py).
 
 Requests and their context keys:
 
@@ -8,8 +9,6 @@ Requests and their context keys:
   resource policy (the documented cross-account policy: "Deploy a Model Version from a Different Account",
   SageMaker developer guide); a workload role of the reader account (identity allows everything) stands for the
   caller, so the group's policy alone decides;
-* SageMaker pulls a version's image and downloads its artifact with the execution role (as for any model: CreateModel
-  API, Execution Role Permissions), through the S3 gateway endpoint;
 * EventBridge delivers to an event bus of another account with the rule's target role, and the receiving bus's policy
   sees the rule as ``aws:SourceArn`` and its account as ``aws:SourceAccount`` ("Using IAM policy conditions in
   Amazon EventBridge": ``aws:SourceArn`` is "the ARN of the rule that sent the event").
@@ -21,8 +20,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from ml_platform.delivery.config import approval_bus_statement
-from ml_platform.inference.config import InferenceEndpoint, inference_stack_id
-from ml_platform.inference.config.models import PackageModel
+from ml_platform.inference.config import inference_stack_id
 from ml_platform.inference.config.registry import RegistryGroup, approval_rule_name
 from scripts.assembly import StackTemplate
 from scripts.flows.catalogue.base import OTHER_ACCOUNT, Environment
@@ -50,11 +48,10 @@ def add(env: Environment, accounts: Mapping[str, str | None]) -> None:
         return
     readers = registry.reader_accounts(accounts, own_account=env.config.account)
     others = sorted({a for name, a in accounts.items() if a and name != env.name and a != env.account})
+    # The execution roles of variants serving a group's versions (its repositories and prefix) are in inference.py,
+    # derived like the roles from model_sources.
     for group in registry.groups:
         _group(env, group, readers[group.name], others)
-        for endpoint in env.config.inference.endpoints:
-            if any(isinstance(v.model, PackageModel) and v.model.group == group.name for v in endpoint.variants):
-                _serves(env, endpoint, group)
     _forwarder(env)
 
 
@@ -83,37 +80,6 @@ def _group(env: Environment, group: RegistryGroup, readers: tuple[str, ...], oth
             COMPONENT, f"{group.name}/shared-{reader}/approve", APPROVE, version_arn, expected="deny",
             principal_account=reader, resource_side="templates", context={"sagemaker:ModelApprovalStatus": "Approved"},
             description="an account the group is shared with cannot approve (or reject) a version: only its owner",
-        )  # fmt: skip
-
-
-def _serves(env: Environment, endpoint: InferenceEndpoint, group: RegistryGroup) -> None:
-    """The execution role of an endpoint that serves a version of ``group`` pulls the group's images and reads its
-    artifacts, and nothing of another model's."""
-    stack_id = inference_stack_id(endpoint.stack_group)
-    role = env.role(stack_id, f"{_construct_id(endpoint.name)}ExecutionRole")
-    component = f"endpoint-{endpoint.name}"
-    models, lake_key = env.bucket("models"), env.key_arn("DataLakeKey")
-    for repository in group.image_repositories:
-        arn = f"arn:{PARTITION}:ecr:{env.region}:{env.account}:repository/{repository}"
-        env.role_allows(
-            component, role, [(a, arn) for a in PULLS], name_prefix=f"{group.name}-",
-            description=f"SageMaker pulls the image of a {group.name} version from the group's repository",
-        )  # fmt: skip
-    artifact = f"{group.model_data_prefix}7/model.tar.gz"
-    env.role_request(
-        component, f"{group.name}-read-artifact", role, "s3:GetObject", s3_object(models, artifact), expected="allow",
-        endpoint="s3", description=f"SageMaker downloads a {group.name} version's artifact under the group's prefix",
-    )  # fmt: skip
-    env.s3_decrypts(
-        component, f"{group.name}-decrypt-artifact", role, lake_key, models, artifact,
-        description="S3 decrypts the version's artifact for SageMaker",
-    )  # fmt: skip
-    prefixes = {g.model_data_prefix for g in env.config.inference.registry.groups} | {"recommender/"}
-    for prefix in sorted(prefixes - {group.model_data_prefix}):
-        env.role_request(
-            component, f"{group.name}-read-{prefix.rstrip('/')}", role, "s3:GetObject",
-            s3_object(models, f"{prefix}1/model.tar.gz"), expected="deny", endpoint="s3",
-            description=f"the role of a {group.name} version cannot read another model's artifacts ({prefix})",
         )  # fmt: skip
 
 
