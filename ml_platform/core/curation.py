@@ -47,6 +47,17 @@ class QualityRule:
     rule: str
 
 
+def iceberg_table_name(schema: EventSchema) -> str:
+    """The curated Iceberg table's name, which is also its key prefix: ``<schema name>_v<schema version>``.
+
+    CloudFormation creates an Iceberg table but cannot change one (``OpenTableFormatInput`` is write-only, and an
+    update through the table input drops the Iceberg metadata: cloudformation-coverage-roadmap issues #1919 and
+    #2495), so a schema change is a new version, a new table and a new prefix (docs/lake.md, "Changing the curated
+    schema").
+    """
+    return f"{schema.name}_v{schema.version}"
+
+
 def curated_columns(schema: EventSchema) -> tuple[Column, ...]:
     """The curated table's columns in order: the schema's, then :data:`CURATION_COLUMNS`."""
     clash = sorted({c.name for c in schema.columns} & {c.name for c in CURATION_COLUMNS})

@@ -124,18 +124,30 @@ def object_read_statements(
 
 
 def object_write_statements(
-    *, sid: str, bucket: s3.IBucket, keys: Sequence[kms.IKey], prefixes: Sequence[str], read_back: bool = False
+    *,
+    sid: str,
+    bucket: s3.IBucket,
+    keys: Sequence[kms.IKey],
+    prefixes: Sequence[str],
+    read_back: bool = False,
+    delete: bool = False,
 ) -> list[iam.PolicyStatement]:
     """Write (incl. multipart uploads) objects under ``prefixes`` only, with data keys from ``keys`` via S3.
 
     ``read_back`` adds ``s3:GetObject`` on the same prefixes and listing of the bucket (Firehose's S3 destination
-    grant lists both). Statement ids: ``<sid>Objects``, ``<sid>Bucket``, ``<sid>Encrypt``.
+    grant lists both); ``delete`` adds ``s3:DeleteObject`` on the same prefixes (a Glue table optimizer expiring
+    files, Spark's commit protocol). Statement ids: ``<sid>Objects``, ``<sid>Bucket``, ``<sid>Encrypt``.
     """
     if not prefixes:
         raise ValueError(f"{sid}: name at least one prefix")
     for prefix in prefixes:
         _check_prefix(prefix)
-    object_actions = ["s3:PutObject", "s3:AbortMultipartUpload", *(["s3:GetObject"] if read_back else [])]
+    object_actions = [
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        *(["s3:GetObject"] if read_back else []),
+        *(["s3:DeleteObject"] if delete else []),
+    ]
     bucket_actions = [
         "s3:GetBucketLocation",
         "s3:ListBucketMultipartUploads",
