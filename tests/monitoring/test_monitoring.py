@@ -94,11 +94,12 @@ def _rule_alarm_ids(platform, env) -> set[str]:
 def test_platform_health_covers_every_critical_alarm(platform, env):
     stage = platform.stages[env]
     expected = set()
-    for component in [stage.ingestion] + ([stage.inference] if stage.inference else []):
+    for component in [stage.ingestion, stage.data_lake] + ([stage.inference] if stage.inference else []):
         for alarm in component.critical_alarms:
             stack = alarm.stack
             expected.add(f"{stack.node.id}/{stack.get_logical_id(alarm.node.default_child)}")
-    assert len(expected) == 3 + 2 * len(platform.environments[env].inference.endpoints)
+    # ingestion's three, the curation job's failed runs, and two per endpoint
+    assert len(expected) == 3 + 1 + 2 * len(platform.environments[env].inference.endpoints)
     assert _rule_alarm_ids(platform, env) == expected
     rule = json.dumps(_composite(platform, env)["AlarmRule"])
     assert rule.count("ALARM(") == len(expected) and " OR " in rule
@@ -113,7 +114,9 @@ def test_dashboard_has_a_section_per_component_present(platform, env):
     assert ("## Inference" in body) is bool(config.inference.endpoints)
     for endpoint in config.inference.endpoints:
         assert f"ml-platform-{env}-{endpoint.name}" in body
-    assert ("## Catalog" in body) is config.data_lake.curated_crawler.enabled
+    # The lake's section: the curation job's metrics, and the crawler's log query where the crawler is on
+    assert "## Data lake" in body and 'MlPlatform/Curation\\",\\"RowsQuarantined' in body
+    assert ("Curated crawler runs and failures" in body) is config.data_lake.curated_crawler.enabled
 
 
 def test_glue_failures_reach_the_topic_with_a_dead_letter_queue(platform):
