@@ -159,7 +159,7 @@ class Curation(Construct):
         return cloudwatch.Metric(
             namespace=METRICS_NAMESPACE,
             metric_name=metric_name,
-            dimensions_map={"JobName": self.job.job.ref},
+            dimensions_map={"JobName": self.job.job_name},
             statistic=statistic,
             period=Duration.hours(1),
         )
