@@ -43,17 +43,26 @@ def _values(field: str, name: str, upper: int) -> set[int]:
     return result
 
 
+def _times_of_day(value: str) -> list[int]:
+    match = _GLUE_CRON.match(check_glue_cron(value))
+    assert match is not None
+    minutes = _values(match.group(1), "minutes", 59)
+    hours = _values(match.group(2), "hours", 23)
+    return sorted(hour * 60 + minute for hour in hours for minute in minutes)
+
+
+def runs_per_day(value: str) -> int:
+    """How often the Glue cron ``value`` runs on a day it runs (the day fields are not read: an upper bound)."""
+    return len(_times_of_day(value))
+
+
 def minimum_interval_minutes(value: str) -> int:
     """The shortest time between two runs of the Glue cron ``value``, in minutes.
 
     Computed over one day from the minutes and hours fields, with the gap from the day's last run to the next day's
     first: the day fields can only leave days out, which makes gaps longer, never shorter.
     """
-    match = _GLUE_CRON.match(check_glue_cron(value))
-    assert match is not None
-    minutes = _values(match.group(1), "minutes", 59)
-    hours = _values(match.group(2), "hours", 23)
-    times = sorted(hour * 60 + minute for hour in hours for minute in minutes)
+    times = _times_of_day(value)
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     gaps.append(times[0] + _MINUTES_PER_DAY - times[-1])
     return min(gaps)
