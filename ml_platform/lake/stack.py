@@ -291,9 +291,9 @@ class DataLakeStack(PlatformStack):
     # ------------------------------------------------------------------ monitoring contributions
     @property
     def critical_alarms(self) -> list[cloudwatch.IAlarm]:
-        """A failed curation run (the curated table stops following the raw zone). A failed crawler run is forwarded
-        as an event (``crawler_names``), not an alarm; a failed non-blocking quality rule only notifies."""
-        return [self.curation.run_failed_alarm] if self.curation is not None else []
+        """None: the curation job's alarms notify the alarm topic themselves (a late curated table is not a platform
+        outage), and a failed crawler run is forwarded as an event (``crawler_names``)."""
+        return []
 
     @property
     def crawler_names(self) -> list[str]:

@@ -56,9 +56,8 @@ class PlatformHealthAlarm(Construct):
             composite_alarm_name=composite_alarm_name,
             alarm_rule=cloudwatch.AlarmRule.any_of(*self.critical_alarms),
             alarm_description=(
-                "Platform health: at least one critical alarm (ingestion lag or loss, a failed curation run, "
-                "endpoint errors or latency) is in ALARM. Open the environment dashboard and the named component "
-                "alarm's runbook."
+                "Platform health: at least one critical alarm (ingestion lag or loss, endpoint errors or "
+                "latency) is in ALARM. Open the environment dashboard and the named component alarm's runbook."
             ),
         )
         self.alarm.add_alarm_action(actions.SnsAction(topic))

@@ -80,12 +80,19 @@ def _event(event_id, event_time="2026-11-30T10:00:00Z", **fields) -> dict:
     return {**base, **fields}
 
 
+def _literal(value) -> str:
+    if value is None:
+        return "NULL"
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _raw(spark, rows: list[dict]):
-    """Raw rows as strings (the shape of the source records), in one DataFrame."""
+    """Raw rows as strings (the shape of the source records), as a SQL VALUES relation: built in the JVM, so no
+    Python worker starts (a DataFrame from a Python list is a Python RDD, about 0.3 s more per action here)."""
     columns = sorted({key for row in rows for key in row})
-    return spark.createDataFrame(
-        [tuple(row.get(c) for c in columns) for row in rows], ", ".join(f"{c} string" for c in columns)
-    )
+    values = ", ".join("(" + ", ".join(_literal(row.get(c)) for c in columns) + ")" for row in rows)
+    typed = ", ".join(f"CAST({c} AS STRING) AS {c}" for c in columns)
+    return spark.sql(f"SELECT {typed} FROM VALUES {values} AS raw({', '.join(columns)})")
 
 
 # ------------------------------------------------------------------------------------------------------ the contract
@@ -232,22 +239,20 @@ def _evaluate(ct, rules: list[QualityRule], blocking: tuple[str, ...]):
 
 
 class _Lake:
-    """The curated table (a Parquet folder standing in for the Iceberg table) and the quarantine prefix."""
+    """The curated table (a checkpointed DataFrame standing in for the Iceberg table: each merge is a new snapshot)
+    and the quarantine prefix (a temporary folder, written by Spark as in the job)."""
 
     def __init__(self, spark, ct, contract, root: Path) -> None:
         self.spark, self.ct, self.contract, self.root = spark, ct, contract, root
-        self.version = 0
+        self.snapshots: list = []
 
     def table(self):
-        if self.version == 0:
-            return None
-        return self.spark.read.parquet(str(self.root / f"table-v{self.version}"))
+        return self.snapshots[-1] if self.snapshots else None
 
     def merge(self, batch) -> None:
         current = self.table()
         merged = batch if current is None else self.ct.emulate_merge(current, batch, self.contract)
-        self.version += 1
-        merged.write.parquet(str(self.root / f"table-v{self.version}"))  # a new snapshot, like an Iceberg commit
+        self.snapshots.append(merged.localCheckpoint(eager=True))
 
     def write_quarantine(self, rows) -> None:
         rows.write.mode("append").json(str(self.root / "quarantine"))
@@ -330,7 +335,7 @@ def test_a_failed_warning_rule_is_reported_and_the_batch_written(lake, spark):
 
 
 def test_an_empty_read_writes_nothing_and_evaluates_nothing(ct, lake, spark):
-    report = lake.run(spark.createDataFrame([], "event_id string"), run_id="run-1")
+    report = lake.run(spark.sql("SELECT CAST(NULL AS STRING) AS event_id WHERE false"), run_id="run-1")
     assert (report.rows_read, report.outcomes, report.written) == (0, [], False)
     assert lake.table() is None
 

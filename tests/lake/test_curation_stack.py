@@ -184,15 +184,35 @@ def test_failed_runs_and_failed_rules_alarm_the_topic(platform, env):
 
 
 def test_curation_can_be_turned_off(tmp_path):
-    from ml_platform.app import build_platform
+    from aws_cdk import Environment
+
+    from ml_platform.lake.stack import DataLakeStack
+    from ml_platform.security.stack import SecurityStack
 
     data = declared_environment("dev", without=("inference",), data_lake={"curation": {"enabled": False},
                                 "curated": {"lifecycle": {"glacier_storage_class": "GLACIER_IR"}}})  # fmt: skip
-    environments = load_environments([data])
+    (config,) = load_environments([data])
     app = new_app(tmp_path)
-    (stage,) = build_platform(app, environments, control_tower=False)
-    app.synth()
-    resources = stage.synth().get_stack_by_name(stage.data_lake.stack_name).template["Resources"]
+    env = Environment(region=config.region)
+    security = SecurityStack(app, "Security", config=config, env=env)
+    # No alarm topic is needed without curation
+    lake_stack = DataLakeStack(app, "DataLake", config=config, lake_key=security.data_lake_key,
+                               logs_key=security.logs_key, env=env)  # fmt: skip
+    resources = app.synth().get_stack_by_name(lake_stack.stack_name).template["Resources"]
     kinds = {r["Type"] for r in resources.values()}
     assert not kinds & {"AWS::Glue::Job", "AWS::Glue::Trigger", "AWS::Glue::TableOptimizer"}
-    assert stage.data_lake.critical_alarms == [] and stage.data_lake.curation is None
+    assert lake_stack.curation is None and lake_stack.dashboard_section() is None
+
+
+def test_curation_without_an_alarm_topic_is_a_clear_error(tmp_path):
+    from aws_cdk import Environment
+
+    from ml_platform.lake.stack import DataLakeStack
+    from ml_platform.security.stack import SecurityStack
+
+    (config,) = load_environments([declared_environment("dev", without=("inference",))])
+    app = new_app(tmp_path)
+    security = SecurityStack(app, "Security", config=config, env=Environment(region=config.region))
+    with pytest.raises(ValueError, match=r"data_lake\.curation is enabled, so pass alarm_topic"):
+        DataLakeStack(app, "DataLake", config=config, lake_key=security.data_lake_key, logs_key=security.logs_key,
+                      env=Environment(region=config.region))  # fmt: skip

@@ -98,8 +98,8 @@ def test_platform_health_covers_every_critical_alarm(platform, env):
         for alarm in component.critical_alarms:
             stack = alarm.stack
             expected.add(f"{stack.node.id}/{stack.get_logical_id(alarm.node.default_child)}")
-    # ingestion's three, the curation job's failed runs, and two per endpoint
-    assert len(expected) == 3 + 1 + 2 * len(platform.environments[env].inference.endpoints)
+    # ingestion's three and two per endpoint (the lake's curation alarms notify the topic themselves)
+    assert len(expected) == 3 + 2 * len(platform.environments[env].inference.endpoints)
     assert _rule_alarm_ids(platform, env) == expected
     rule = json.dumps(_composite(platform, env)["AlarmRule"])
     assert rule.count("ALARM(") == len(expected) and " OR " in rule
