@@ -6,8 +6,8 @@ one JVM. The session is module-scoped. Nothing here skips: `make install` provid
 and Java (the Makefile installs a JRE when `java` is missing), so a missing one is a failure.
 
 What only AWS Glue has is replaced at the seams of ``run_batch``: the Data Quality transform by a small evaluator of
-the same DQDL rules (``_evaluate``), the Iceberg ``MERGE INTO`` by ``emulate_merge`` over a checkpointed DataFrame, S3 by a
-temporary folder. The real MERGE runs only in Glue; its SQL text is pinned here.
+the same DQDL rules (``_evaluate``), the Iceberg ``MERGE INTO`` by ``emulate_merge`` over a checkpointed DataFrame,
+S3 by a temporary folder. The real MERGE runs only in Glue; its SQL text is pinned here.
 """
 
 from __future__ import annotations
