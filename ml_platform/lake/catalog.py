@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import ArnFormat, Aws, RemovalPolicy, Stack
+from aws_cdk import Aws, RemovalPolicy, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -22,6 +22,8 @@ from ml_platform.core.schema import EventSchema
 from ml_platform.lake.glue_security import (
     LOG_WRITE_ACTIONS,
     catalog_key_statement,
+    glue_service_role,
+    log_group_streams_arn,
     logs_key_statement,
     security_configuration,
 )
@@ -93,19 +95,13 @@ class EventTable(Construct):
         super().__init__(scope, construct_id)
         if not prefix.endswith("/") or prefix.startswith("/"):
             raise ValueError(f"EventTable: prefix {prefix!r} must be relative and end with '/'")
-        stack = Stack.of(self)
         self.schema = schema
         self.location = f"s3://{bucket.bucket_name}/{prefix}"
         parameters: dict[str, str] = {"classification": "parquet", "EXTERNAL": "TRUE"}
         if partition_projection:
             parameters.update(schema.projection_parameters(self.location))
-        self.ref = TableRef(
-            catalog_id=stack.account,
-            database_name=database_name,
-            table_name=table_name or schema.name,
-            region=stack.region,
-            partition=stack.partition,
-            location=self.location,
+        self.ref = TableRef.of(
+            self, database_name=database_name, table_name=table_name or schema.name, location=self.location
         )
         self.table = glue.CfnTable(
             self,
@@ -220,11 +216,9 @@ class PartitionCrawler(Construct):
             retention=retention(log_retention_days),
             removal_policy=removal_policy,
         )
-        self.role = iam.Role(
+        self.role = glue_service_role(
             self,
-            "Role",
-            role_name=role_name,
-            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            name=role_name,
             description=f"Glue crawler {name}: partitions of {table.ref.database_name}.{table.ref.table_name}",
         )
         ref = table.ref
@@ -253,12 +247,7 @@ class PartitionCrawler(Construct):
         statements.append(catalog_key_statement(data_key=data_key, region=stack.region))
         # The "*" after crawlers-role/ admits a role path in the group name, which Glue includes (unverified: the name
         # is not in the Glue guide, see log_group_name above).
-        log_groups = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name=f"/aws-glue/crawlers-role/*{role_name}-{security_configuration_name}:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
+        log_groups = log_group_streams_arn(self, f"/aws-glue/crawlers-role/*{role_name}-{security_configuration_name}")
         write_logs = iam.PolicyStatement(
             sid="WriteTheEncryptedLogGroup", actions=list(LOG_WRITE_ACTIONS), resources=[log_groups]
         )

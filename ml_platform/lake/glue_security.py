@@ -10,6 +10,7 @@ does).
 
 from __future__ import annotations
 
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -41,6 +42,13 @@ def security_configuration(
                 job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=data_key.key_arn
             ),
         ),
+    )
+
+
+def glue_service_role(scope: Construct, *, name: str, description: str) -> iam.Role:
+    """A role Glue assumes (a crawler's, a job's, the table optimizers'), construct id ``Role``."""
+    return iam.Role(
+        scope, "Role", role_name=name, assumed_by=iam.ServicePrincipal("glue.amazonaws.com"), description=description
     )
 
 
@@ -80,3 +88,14 @@ LOG_WRITE_ACTIONS: tuple[str, ...] = (
     "logs:CreateLogStream",
     "logs:PutLogEvents",
 )
+
+
+def log_group_streams_arn(scope: Construct, log_group_pattern: str) -> str:
+    """``arn:…:logs:<region>:<account>:log-group:<pattern>:*``: what :data:`LOG_WRITE_ACTIONS` are authorized
+    against (``pattern`` may hold ``*``)."""
+    return Stack.of(scope).format_arn(
+        service="logs",
+        resource="log-group",
+        resource_name=f"{log_group_pattern}:*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )

@@ -24,6 +24,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from constructs import Construct
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,19 @@ class TableRef:
     partition: str
     location: str
     """``s3://bucket/prefix/`` of the table's data."""
+
+    @classmethod
+    def of(cls, scope: Construct, *, database_name: str, table_name: str, location: str) -> TableRef:
+        """A table of the catalog of ``scope``'s stack (its account, region and partition)."""
+        stack = Stack.of(scope)
+        return cls(
+            catalog_id=stack.account,
+            database_name=database_name,
+            table_name=table_name,
+            region=stack.region,
+            partition=stack.partition,
+            location=location,
+        )
 
     @property
     def catalog_arn(self) -> str:

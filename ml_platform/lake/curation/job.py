@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -21,6 +21,8 @@ from ml_platform.lake.curation.table import IcebergTable
 from ml_platform.lake.glue_security import (
     LOG_WRITE_ACTIONS,
     catalog_key_statement,
+    glue_service_role,
+    log_group_streams_arn,
     logs_key_statement,
     security_configuration,
 )
@@ -97,20 +99,48 @@ class CurationJob(Construct):
         modules = assets.Asset(
             self, "Modules", path=str(CURATION_JOB), exclude=[CURATION_SCRIPT.name, "__pycache__", "*.pyc"]
         )
-        self.role = iam.Role(
-            self,
-            "Role",
-            role_name=name,
-            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
-            description=f"Glue job {name}: raw zone to {table.ref.database_name}.{table.name}",
+        self.role = glue_service_role(
+            self, name=name, description=f"Glue job {name}: raw zone to {table.ref.database_name}.{table.name}"
         )
+        log_groups = [log_group_streams_arn(self, f"{self.log_group_prefix}/{kind}*") for kind in ("error", "output")]
+        curated, quarantine, keys = curated_bucket, self.quarantine_prefix, [data_key]
+        statements = [
+            # Glue fetches the script and the module archive with the job's role (CDK's bootstrap bucket, encrypted
+            # with the AWS managed aws/s3 key, whose policy admits any principal of the account through S3).
+            iam.PolicyStatement(
+                sid="ReadTheJobScripts",
+                actions=["s3:GetObject"],
+                resources=[asset.bucket.arn_for_objects(asset.s3_object_key) for asset in (script, modules)],
+            ),
+            *object_read_statements(sid="RawEvents", bucket=raw_bucket, keys=keys, prefixes=[raw_prefix]),
+            # Iceberg reads its metadata and writes data and metadata files under the table's prefix (never deletes:
+            # expiry is the optimizers'); Spark writes the quarantine through a temporary folder it lists and deletes.
+            *object_read_statements(sid="CuratedFiles", bucket=curated, keys=keys, prefixes=[table.prefix, quarantine]),
+            *object_write_statements(sid="CuratedTable", bucket=curated, keys=keys, prefixes=[table.prefix]),
+            *object_write_statements(sid="Quarantine", bucket=curated, keys=keys, prefixes=[quarantine], delete=True),
+            # Iceberg's Glue catalog commits a snapshot by updating the table ("Using the Iceberg framework in AWS
+            # Glue"); the job reads no other table (the raw zone by its prefix).
+            iam.PolicyStatement(
+                sid="CommitTheTable",
+                actions=["glue:GetDatabase", "glue:GetTable", "glue:UpdateTable"],
+                resources=table.ref.arns,
+            ),
+            catalog_key_statement(data_key=data_key, region=stack.region),
+            # Job bookmarks are encrypted client-side (CSE-KMS) with the data key: which service calls KMS, and so the
+            # kms:ViaService value, is not documented (unverified), so this grant has no condition.
+            iam.PolicyStatement(
+                sid="EncryptTheJobBookmarks",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[data_key.key_arn],
+            ),
+            iam.PolicyStatement(sid="WriteTheLogGroups", actions=list(LOG_WRITE_ACTIONS), resources=log_groups),
+            logs_key_statement(logs_key),
+        ]
         self.policy = iam.ManagedPolicy(
             self,
             "Policy",
             description=f"Glue job {name}: read the raw events, write the curated table and quarantine, logs",
-            statements=self._statements(
-                stack, table, raw_bucket, raw_prefix, curated_bucket, data_key, logs_key, [script, modules]
-            ),
+            statements=statements,
             roles=[self.role],
         )
         acknowledge_resource_wildcards(
@@ -208,58 +238,3 @@ class CurationJob(Construct):
         )
         ruleset.node.add_dependency(table.table)
         return ruleset
-
-    def _statements(
-        self,
-        stack: Stack,
-        table: IcebergTable,
-        raw_bucket: s3.IBucket,
-        raw_prefix: str,
-        curated_bucket: s3.IBucket,
-        data_key: kms.IKey,
-        logs_key: kms.IKey,
-        scripts: list[assets.Asset],
-    ) -> list[iam.PolicyStatement]:
-        log_groups = [
-            stack.format_arn(
-                service="logs",
-                resource="log-group",
-                resource_name=f"{self.log_group_prefix}/{kind}*:*",
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            )
-            for kind in ("error", "output")
-        ]
-        curated, quarantine = curated_bucket, self.quarantine_prefix
-        own, keys = [table.prefix, quarantine], [data_key]
-        return [
-            # Glue fetches the script and the module archive with the job's role (CDK's bootstrap bucket, encrypted
-            # with the AWS managed aws/s3 key, whose policy admits any principal of the account through S3).
-            iam.PolicyStatement(
-                sid="ReadTheJobScripts",
-                actions=["s3:GetObject"],
-                resources=[asset.bucket.arn_for_objects(asset.s3_object_key) for asset in scripts],
-            ),
-            *object_read_statements(sid="RawEvents", bucket=raw_bucket, keys=[data_key], prefixes=[raw_prefix]),
-            # Iceberg reads its metadata and writes data and metadata files under the table's prefix (never deletes:
-            # expiry is the optimizers'); Spark writes the quarantine through a temporary folder it lists and deletes.
-            *object_read_statements(sid="CuratedFiles", bucket=curated_bucket, keys=[data_key], prefixes=own),
-            *object_write_statements(sid="CuratedTable", bucket=curated, keys=[data_key], prefixes=[table.prefix]),
-            *object_write_statements(sid="Quarantine", bucket=curated, keys=keys, prefixes=[quarantine], delete=True),
-            # Iceberg's Glue catalog commits a snapshot by updating the table ("Using the Iceberg framework in AWS
-            # Glue"); the job reads no other table (the raw zone by its prefix).
-            iam.PolicyStatement(
-                sid="CommitTheTable",
-                actions=["glue:GetDatabase", "glue:GetTable", "glue:UpdateTable"],
-                resources=table.ref.arns,
-            ),
-            catalog_key_statement(data_key=data_key, region=stack.region),
-            # Job bookmarks are encrypted client-side (CSE-KMS) with the data key: which service calls KMS, and so the
-            # kms:ViaService value, is not documented (unverified), so this grant has no condition.
-            iam.PolicyStatement(
-                sid="EncryptTheJobBookmarks",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[data_key.key_arn],
-            ),
-            iam.PolicyStatement(sid="WriteTheLogGroups", actions=list(LOG_WRITE_ACTIONS), resources=log_groups),
-            logs_key_statement(logs_key),
-        ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Aws, RemovalPolicy, Stack
+from aws_cdk import Aws, RemovalPolicy, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -12,7 +12,12 @@ from constructs import Construct
 from ml_platform.core.curation import iceberg_fields, iceberg_partition_fields, iceberg_table_name
 from ml_platform.core.schema import EventSchema
 from ml_platform.lake.config.curation import TableOptimizerConfig
-from ml_platform.lake.glue_security import LOG_WRITE_ACTIONS, catalog_key_statement
+from ml_platform.lake.glue_security import (
+    LOG_WRITE_ACTIONS,
+    catalog_key_statement,
+    glue_service_role,
+    log_group_streams_arn,
+)
 from ml_platform.shared.compliance import acknowledge_resource_wildcards
 from ml_platform.shared.lake_access import TableRef, object_read_statements, object_write_statements
 
@@ -49,18 +54,10 @@ class IcebergTable(Construct):
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
         self.name = iceberg_table_name(schema)
         self.prefix = f"{self.name}/"
         self.location = f"s3://{bucket.bucket_name}/{self.prefix}"
-        self.ref = TableRef(
-            catalog_id=stack.account,
-            database_name=database_name,
-            table_name=self.name,
-            region=stack.region,
-            partition=stack.partition,
-            location=self.location,
-        )
+        self.ref = TableRef.of(self, database_name=database_name, table_name=self.name, location=self.location)
         table_input = glue.CfnTable.IcebergTableInputProperty(
             location=self.location,
             schema=glue.CfnTable.IcebergSchemaProperty(
@@ -128,12 +125,8 @@ class TableOptimizers(Construct):
         self.optimizers: dict[str, glue.CfnTableOptimizer] = {}
         if not kinds:
             return
-        self.role = iam.Role(
-            self,
-            "Role",
-            role_name=name,
-            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
-            description=f"Glue table optimizers of {table.ref.database_name}.{table.name}",
+        self.role = glue_service_role(
+            self, name=name, description=f"Glue table optimizers of {table.ref.database_name}.{table.name}"
         )
         statements = [
             iam.PolicyStatement(
@@ -147,15 +140,7 @@ class TableOptimizers(Construct):
             iam.PolicyStatement(
                 sid="WriteTheOptimizerLogs",
                 actions=list(LOG_WRITE_ACTIONS),
-                resources=[
-                    stack.format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name=f"{OPTIMIZER_LOG_GROUPS[kind]}:*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                    for kind in kinds
-                ],
+                resources=[log_group_streams_arn(self, OPTIMIZER_LOG_GROUPS[kind]) for kind in kinds],
             ),
         ]
         self.policy = iam.ManagedPolicy(
