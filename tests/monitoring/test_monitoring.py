@@ -94,11 +94,10 @@ def _rule_alarm_ids(platform, env) -> set[str]:
 def test_platform_health_covers_every_critical_alarm(platform, env):
     stage = platform.stages[env]
     expected = set()
-    for component in [stage.ingestion, stage.data_lake] + ([stage.inference] if stage.inference else []):
+    for component in [stage.ingestion] + ([stage.inference] if stage.inference else []):
         for alarm in component.critical_alarms:
             stack = alarm.stack
             expected.add(f"{stack.node.id}/{stack.get_logical_id(alarm.node.default_child)}")
-    # ingestion's three and two per endpoint (the lake's curation alarms notify the topic themselves)
     assert len(expected) == 3 + 2 * len(platform.environments[env].inference.endpoints)
     assert _rule_alarm_ids(platform, env) == expected
     rule = json.dumps(_composite(platform, env)["AlarmRule"])
