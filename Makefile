@@ -28,7 +28,7 @@ export NPM_CONFIG_LOGLEVEL := error
 CDK := npx --no-install cdk
 CONTEXT := $(if $(ENV),-c env=$(ENV),)
 
-.PHONY: help install synth test lint format snapshot-update flows alarms cost docs deploy-local bench clean
+.PHONY: help install java synth test lint format snapshot-update flows alarms cost docs deploy-local bench clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -46,7 +46,14 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed
+# PySpark (the curation job's tests) needs a Java runtime: Spark 3.5 runs on Java 8, 11 and 17. When `java` is missing,
+# Debian's headless JRE is installed (as root, or with sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+java:
+	@command -v java >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless; }
+
+install: $(VENV)/.installed node_modules/.installed java
 
 # --- the two commands of the README -------------------------------------------------------------
 # '**' selects every stack, also those inside the environments' stages: the CLI fails the synth only on findings

@@ -61,6 +61,7 @@ class PlatformStage(cdk.Stage):
             lake_key=self.security.data_lake_key,
             logs_key=self.security.logs_key,
             ml_key=self.security.ml_key,
+            alarm_topic=self.security.alarm_topic,
             **common,
         )
         self.stream = StreamStack(self, "Stream", encryption_key=self.security.streaming_key, **common)

@@ -3,6 +3,9 @@
 Pure functions without the CDK: they take counts (for planning, the table of docs/network.md) or the synthesized
 templates (for ``make synth``'s summary), so the figure printed is the figure of what would deploy.
 
+A scheduled Glue job is billed for every run, data or not: runs per month × DPUs × the assumed minutes per run
+(``assumptions.glue_job_minutes_per_run``) × the DPU-hour price.
+
 Interface endpoints (AWS PrivateLink) are billed per endpoint, per Availability Zone it has a network
 interface in, per hour, whether or not traffic flows: ``endpoints × AZs × hours per month × price per
 endpoint-AZ-hour``. Data processed ($/GB) comes on top and is not part of the idle cost. Gateway endpoints
@@ -18,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ml_platform.lake.config.curation import DPUS_PER_WORKER
+from ml_platform.lake.config.schedule import runs_per_day
 from scripts.assembly import StackTemplate
 
 PRICES_FILE = Path(__file__).resolve().parent / "prices.json"
@@ -151,7 +156,9 @@ def idle_cost_lines(stacks: Iterable[StackTemplate], table: Mapping[str, Any]) -
         shards = 0
         on_demand_streams = 0
         keys = alarm_metrics = composites = dashboards = flow_logs = log_groups = 0
+        scheduled_dpu_hours = 0.0
         for stack in group:
+            scheduled_dpu_hours += _scheduled_glue_dpu_hours(stack, assumptions, hours)
             for resource in stack.resources.values():
                 rtype, props = resource["Type"], resource.get("Properties", {})
                 if rtype == "AWS::SageMaker::EndpointConfig":
@@ -196,6 +203,14 @@ def idle_cost_lines(stacks: Iterable[StackTemplate], table: Mapping[str, Any]) -
         add("CloudWatch alarm metrics", alarm_metrics, "metric-month", prices["cloudwatch_alarm_metric_month"])
         add("CloudWatch composite alarms", composites, "alarm-month", prices["cloudwatch_composite_alarm_month"])
         add("CloudWatch dashboards", dashboards, "dashboard-month", prices["cloudwatch_dashboard_month"])
+        if scheduled_dpu_hours:
+            add(
+                f"Glue scheduled job runs (assumed {assumptions.get('glue_job_minutes_per_run', 0):g} min each)",
+                round(scheduled_dpu_hours, 2),
+                "DPU-hour",
+                prices["glue_dpu_hour"],
+                "assumption",
+            )
         add(
             "VPC flow logs (assumed GB)",
             flow_logs * assumptions.get("flow_log_gb_per_month", 0),
@@ -211,6 +226,31 @@ def idle_cost_lines(stacks: Iterable[StackTemplate], table: Mapping[str, Any]) -
             "assumption",
         )
     return lines
+
+
+# Glue bills Spark jobs of version 2.0 and later per second with a 1-minute minimum (AWS Glue pricing page).
+GLUE_MINIMUM_BILLED_MINUTES = 1
+
+
+def _scheduled_glue_dpu_hours(stack: StackTemplate, assumptions: Mapping[str, Any], hours_per_month: float) -> float:
+    """DPU-hours per month of the Glue jobs that a SCHEDULED trigger of ``stack`` starts: runs per month (from the
+    cron, every day) × DPUs (workers × DPUs per worker) × the assumed minutes per run."""
+    jobs = {logical_id: r["Properties"] for logical_id, r in stack.of_type("AWS::Glue::Job").items()}
+    minutes = max(GLUE_MINIMUM_BILLED_MINUTES, float(assumptions.get("glue_job_minutes_per_run", 0)))
+    total = 0.0
+    for trigger in stack.of_type("AWS::Glue::Trigger").values():
+        props = trigger["Properties"]
+        if props.get("Type") != "SCHEDULED":
+            continue
+        runs_per_month = runs_per_day(props["Schedule"]) * hours_per_month / 24
+        for action in props.get("Actions", []):
+            reference = action.get("JobName")
+            job = jobs.get(reference.get("Ref", "")) if isinstance(reference, dict) else None
+            if job is None:
+                raise ValueError(f"{stack.stack_name}: a scheduled trigger starts a job that is not in the stack")
+            dpus = int(job["NumberOfWorkers"]) * DPUS_PER_WORKER[job["WorkerType"]]
+            total += runs_per_month * dpus * minutes / 60
+    return total
 
 
 USAGE_PRICED: tuple[tuple[str, str, str], ...] = (

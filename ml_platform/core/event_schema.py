@@ -13,6 +13,7 @@ INGEST_EVENT_SCHEMA = EventSchema(
     name="ingest_events",
     version=1,
     event_time_column="event_time",
+    event_id_column="event_id",
     event_type_column="event_type",
     event_types=("click", "view", "purchase", "inference_request", "feedback"),
     partition_by_event_type=False,
@@ -27,7 +28,7 @@ INGEST_EVENT_SCHEMA = EventSchema(
         Column(name="source", type="string", max_length=256, description="Producing system."),
         Column(name="user_id", type="string", required=False, max_length=128, description="Pseudonymous user id."),
         Column(name="value", type="double", required=False, description="Numeric measurement, if any."),
-        Column(name="quantity", type="bigint", required=False, description="Item count, if any."),
+        Column(name="quantity", type="bigint", required=False, minimum=0, description="Item count, if any."),
         Column(name="is_test", type="boolean", required=False, description="Synthetic/test traffic marker."),
         Column(
             name="attributes",

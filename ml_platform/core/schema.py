@@ -25,6 +25,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 # Glue partition keys derived from the event time. Their projection ranges live here so that Athena can
 # prune partitions without a crawler.
 DATE_PARTITION_KEYS: tuple[str, ...] = ("year", "month", "day")
+NUMERIC_TYPES: frozenset[str] = frozenset({"int", "bigint", "double"})
 
 
 class Column(BaseModel):
@@ -43,11 +44,21 @@ class Column(BaseModel):
     max_length: int | None = Field(
         default=None, gt=0, description="Only for strings: longest accepted value in characters."
     )
+    minimum: float | None = Field(
+        default=None, description="Only for numbers: smallest expected value (a data-quality rule, not a type rule)."
+    )
+    maximum: float | None = Field(
+        default=None, description="Only for numbers: largest expected value (a data-quality rule, not a type rule)."
+    )
 
     @model_validator(mode="after")
     def _max_length_only_for_strings(self) -> Column:
         if self.max_length is not None and self.type != "string":
             raise ValueError(f"column {self.name}: max_length applies only to string columns")
+        if (self.minimum is not None or self.maximum is not None) and self.type not in NUMERIC_TYPES:
+            raise ValueError(f"column {self.name}: minimum and maximum apply only to numeric columns")
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise ValueError(f"column {self.name}: minimum {self.minimum:g} is above maximum {self.maximum:g}")
         return self
 
 
@@ -66,6 +77,10 @@ class EventSchema(BaseModel):
     version: int = Field(ge=1)
     columns: tuple[Column, ...] = Field(min_length=1)
     event_time_column: str
+    event_id_column: str | None = Field(
+        default=None,
+        description="The producer-assigned unique id of an event (what curation de-duplicates by). Default: none.",
+    )
     event_type_column: str | None = None
     event_types: tuple[str, ...] = ()
     partition_by_event_type: bool = False
@@ -89,6 +104,10 @@ class EventSchema(BaseModel):
         time_col = by_name.get(self.event_time_column)
         if time_col is None or time_col.type != "timestamp" or not time_col.required:
             raise ValueError(f"event_time_column {self.event_time_column!r} must name a required timestamp column")
+        if self.event_id_column is not None:
+            id_col = by_name.get(self.event_id_column)
+            if id_col is None or id_col.type != "string" or not id_col.required:
+                raise ValueError(f"event_id_column {self.event_id_column!r} must name a required string column")
         if self.event_type_column is not None:
             type_col = by_name.get(self.event_type_column)
             if type_col is None or type_col.type != "string" or not type_col.required:

@@ -96,3 +96,21 @@ def events_per_type_query(schema: EventSchema, table: TableRef, *, year: str, mo
         f"GROUP BY {dimension}\n"
         "ORDER BY events DESC"
     )
+
+
+def iceberg_events_per_type_query(schema: EventSchema, table: TableRef, *, day: str) -> str:
+    """Example query over one day of the curated Iceberg table: a predicate on the event time itself lets Iceberg's
+    hidden ``day(<event time>)`` partitioning read only that day's files ("Create Iceberg tables", Athena User
+    Guide: partition transforms)."""
+    dimension = schema.event_type_column or schema.event_time_column
+    time = schema.event_time_column
+    return (
+        f"-- Curated events per {dimension} on one day (UTC); edit the date. Iceberg prunes to the day's files\n"
+        f"-- from the predicate on {time} (hidden partitioning: no year/month/day columns).\n"
+        f"SELECT {dimension}, count(*) AS events\n"
+        f'FROM "{table.database_name}"."{table.table_name}"\n'
+        f"WHERE {time} >= TIMESTAMP '{day} 00:00:00 UTC'\n"
+        f"  AND {time} < TIMESTAMP '{day} 00:00:00 UTC' + INTERVAL '1' DAY\n"
+        f"GROUP BY {dimension}\n"
+        "ORDER BY events DESC"
+    )

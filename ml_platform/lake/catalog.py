@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import ArnFormat, Aws, RemovalPolicy, Stack
+from aws_cdk import Aws, RemovalPolicy, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -19,6 +19,14 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ml_platform.core.schema import EventSchema
+from ml_platform.lake.glue_security import (
+    LOG_WRITE_ACTIONS,
+    catalog_key_statement,
+    glue_service_role,
+    log_group_streams_arn,
+    logs_key_statement,
+    security_configuration,
+)
 from ml_platform.shared.compliance import acknowledge, acknowledge_resource_wildcards
 from ml_platform.shared.lake_access import TableRef, object_read_statements
 from ml_platform.shared.log_retention import retention
@@ -87,19 +95,13 @@ class EventTable(Construct):
         super().__init__(scope, construct_id)
         if not prefix.endswith("/") or prefix.startswith("/"):
             raise ValueError(f"EventTable: prefix {prefix!r} must be relative and end with '/'")
-        stack = Stack.of(self)
         self.schema = schema
         self.location = f"s3://{bucket.bucket_name}/{prefix}"
         parameters: dict[str, str] = {"classification": "parquet", "EXTERNAL": "TRUE"}
         if partition_projection:
             parameters.update(schema.projection_parameters(self.location))
-        self.ref = TableRef(
-            catalog_id=stack.account,
-            database_name=database_name,
-            table_name=table_name or schema.name,
-            region=stack.region,
-            partition=stack.partition,
-            location=self.location,
+        self.ref = TableRef.of(
+            self, database_name=database_name, table_name=table_name or schema.name, location=self.location
         )
         self.table = glue.CfnTable(
             self,
@@ -199,23 +201,8 @@ class PartitionCrawler(Construct):
         stack = Stack.of(self)
         role_name = f"{name}-crawler"
         security_configuration_name = f"{name}-crawler"
-        self.security_configuration = glue.CfnSecurityConfiguration(
-            self,
-            "SecurityConfiguration",
-            name=security_configuration_name,
-            encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
-                s3_encryptions=[
-                    glue.CfnSecurityConfiguration.S3EncryptionProperty(
-                        s3_encryption_mode="SSE-KMS", kms_key_arn=data_key.key_arn
-                    )
-                ],
-                cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
-                    cloud_watch_encryption_mode="SSE-KMS", kms_key_arn=logs_key.key_arn
-                ),
-                job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
-                    job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=data_key.key_arn
-                ),
-            ),
+        self.security_configuration = security_configuration(
+            self, "SecurityConfiguration", name=security_configuration_name, data_key=data_key, logs_key=logs_key
         )
         # With CloudWatch encryption on, Glue logs a crawler to /aws-glue/crawlers-role<role path><role name>-
         # <security configuration name> (the name AWS samples and the Terraform AWS modules pre-create; the Glue
@@ -229,11 +216,9 @@ class PartitionCrawler(Construct):
             retention=retention(log_retention_days),
             removal_policy=removal_policy,
         )
-        self.role = iam.Role(
+        self.role = glue_service_role(
             self,
-            "Role",
-            role_name=role_name,
-            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            name=role_name,
             description=f"Glue crawler {name}: partitions of {table.ref.database_name}.{table.ref.table_name}",
         )
         ref = table.ref
@@ -259,48 +244,16 @@ class PartitionCrawler(Construct):
         # Read (and list) only the table's prefix, decrypting via S3 (one helper for every S3 + KMS grant).
         statements.extend(object_read_statements(sid="TableData", bucket=bucket, keys=[data_key], prefixes=[prefix]))
         # Read and write the encrypted catalog with the data key, via Glue.
-        statements.append(
-            iam.PolicyStatement(
-                sid="UseTheCatalogKeyViaGlue",
-                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-                resources=[data_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"glue.{stack.region}.amazonaws.com"}},
-            )
+        statements.append(catalog_key_statement(data_key=data_key, region=stack.region))
+        # The "*" after crawlers-role/ admits a role path in the group name, which Glue includes (unverified: the name
+        # is not in the Glue guide, see log_group_name above).
+        log_groups = log_group_streams_arn(self, f"/aws-glue/crawlers-role/*{role_name}-{security_configuration_name}")
+        write_logs = iam.PolicyStatement(
+            sid="WriteTheEncryptedLogGroup", actions=list(LOG_WRITE_ACTIONS), resources=[log_groups]
         )
-        # CloudWatch Logs authorizes every action on a group's streams (and CreateLogGroup, AssociateKmsKey) against
-        # the group ARN with a trailing ":*"; the bare ARN matches only the tagging actions ("Use the second version,
-        # with the trailing :*, ... for all other API actions", CloudWatch Logs User Guide, "Overview of managing
-        # access permissions to your CloudWatch Logs resources"; LogGroup API reference). The "*" after
-        # crawlers-role/ admits a role path in the group name, which Glue includes (unverified: the name is not in
-        # the Glue guide, see log_group_name above).
-        log_groups = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name=f"/aws-glue/crawlers-role/*{role_name}-{security_configuration_name}:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        statements.append(
-            iam.PolicyStatement(
-                sid="WriteTheEncryptedLogGroup",
-                actions=["logs:CreateLogGroup", "logs:AssociateKmsKey", "logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_groups],
-            )
-        )
+        statements.append(write_logs)
         # The Glue guide asks that the roles passed to crawlers may use the CloudWatch Logs key.
-        statements.append(
-            iam.PolicyStatement(
-                sid="UseTheLogsKey",
-                actions=[
-                    "kms:Encrypt",
-                    "kms:Decrypt",
-                    "kms:ReEncryptFrom",
-                    "kms:ReEncryptTo",
-                    "kms:GenerateDataKey",
-                    "kms:DescribeKey",
-                ],
-                resources=[logs_key.key_arn],
-            )
-        )
+        statements.append(logs_key_statement(logs_key))
         # A customer managed policy, not an inline one (HIPAA/NIST/PCI IAMNoInlinePolicy).
         self.policy = iam.ManagedPolicy(
             self,

@@ -11,11 +11,12 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_platform.core import firehose_layout
 from ml_platform.core.event_schema import INGEST_EVENT_SCHEMA
-from ml_platform.lake.athena import AthenaWorkgroup, events_per_type_query
+from ml_platform.lake.athena import AthenaWorkgroup, events_per_type_query, iceberg_events_per_type_query
 from ml_platform.lake.catalog import CatalogEncryption, EventTable, PartitionCrawler, catalog_database
 from ml_platform.lake.config import (
     ACCESS_LOG_ZONE,
@@ -25,6 +26,7 @@ from ml_platform.lake.config import (
     bucket_name,
     glue_database_name,
 )
+from ml_platform.lake.curation import Curation
 from ml_platform.shared.compliance import acknowledge_finding, acknowledge_resource_wildcards
 from ml_platform.shared.dashboard import DashboardSection
 from ml_platform.shared.encrypted_bucket import (
@@ -34,6 +36,7 @@ from ml_platform.shared.encrypted_bucket import (
     tiering_rule,
 )
 from ml_platform.shared.lake_access import (
+    TableRef,
     athena_query_statements,
     grant,
     grant_object_read,
@@ -85,10 +88,13 @@ class DataLakeStack(PlatformStack):
         lake_key: kms.IKey,
         logs_key: kms.IKey,
         ml_key: kms.IKey | None = None,
+        alarm_topic: sns.ITopic | None = None,
         **kwargs: Any,
     ) -> None:
         """
         :param lake_key: encrypts every data zone, the catalog and Athena results (SecurityStack.data_lake_key).
+        :param alarm_topic: where the curation job's alarms go; required while ``data_lake.curation`` is enabled.
+            Default: none.
         :param ml_key: the ML key SageMaker writes data capture, asynchronous results and monitoring reports
             with; the capture bucket accepts puts naming it besides the lake key. Default: none (lake key only).
         :param logs_key: encrypts the crawler's and the auto-delete function's log groups (SecurityStack.logs_key).
@@ -221,6 +227,27 @@ class DataLakeStack(PlatformStack):
         if lake.catalog_encryption:
             CatalogEncryption(self, "CatalogEncryption", key=lake_key)
             self.catalog_key = lake_key
+        self.curation: Curation | None = None
+        if lake.curation.enabled:
+            if alarm_topic is None:
+                raise ValueError("DataLakeStack: data_lake.curation is enabled, so pass alarm_topic for its alarms")
+            self.curation = Curation(
+                self,
+                "Curation",
+                name=f"{self.name_prefix}-curation",
+                config=lake.curation,
+                schema=curated_schema,
+                database=databases["curated"],
+                database_name=self.database_names["curated"],
+                raw_bucket=self.raw_bucket,
+                raw_prefix=RAW_EVENTS_PREFIX,
+                curated_bucket=self.curated_bucket,
+                data_key=lake_key,
+                logs_key=logs_key,
+                log_retention_days=self.config.resolved_log_retention_days,
+                removal_policy=removal,
+                alarm_topic=alarm_topic,
+            )
 
         # ------------------------------------------------------------------ Athena
         workgroup = AthenaWorkgroup(
@@ -246,6 +273,17 @@ class DataLakeStack(PlatformStack):
             (self.raw_table, self.raw_bucket, RAW_EVENTS_PREFIX),
             (self.curated_table, self.curated_bucket, f"{curated_schema.name}/"),
         ]
+        self.iceberg_table: TableRef | None = None
+        if self.curation is not None:
+            self.iceberg_table = self.curation.ref
+            self._query_tables.append((self.iceberg_table, self.curated_bucket, self.curation.table.prefix))
+            workgroup.add_named_query(
+                "CuratedEventsPerTypeQuery",
+                name="curated-events-per-type-one-day",
+                description="Example: curated events per type for one day of the Iceberg table (partition-pruned).",
+                database=self.database_names["curated"],
+                query=iceberg_events_per_type_query(curated_schema, self.iceberg_table, day="2025-01-01"),
+            )
         self.query_role: iam.Role | None = None
         if lake.athena.query_role_principals:
             self.query_role = self._query_role(lake.athena.query_role_principals)
@@ -253,7 +291,8 @@ class DataLakeStack(PlatformStack):
     # ------------------------------------------------------------------ monitoring contributions
     @property
     def critical_alarms(self) -> list[cloudwatch.IAlarm]:
-        """None: a failed crawler run is forwarded as an event (``crawler_names``), not an alarm."""
+        """None: the curation job's alarms notify the alarm topic themselves (a late curated table is not a platform
+        outage), and a failed crawler run is forwarded as an event (``crawler_names``)."""
         return []
 
     @property
@@ -262,12 +301,11 @@ class DataLakeStack(PlatformStack):
         return [self.curated_crawler.crawler.ref] if self.curated_crawler is not None else []
 
     def dashboard_section(self) -> DashboardSection | None:
-        """The curated crawler's runs and failures, from its log group; None without a crawler."""
-        if self.curated_crawler is None:
-            return None
-        return DashboardSection(
-            title="Catalog",
-            rows=[
+        """The curation job (rows, rules, duration, failed runs) and the curated crawler's runs and failures, from
+        its log group; None with neither."""
+        rows = list(self.curation.dashboard_section().rows) if self.curation is not None else []
+        if self.curated_crawler is not None:
+            rows.append(
                 [
                     cloudwatch.LogQueryWidget(
                         title="Curated crawler runs and failures",
@@ -282,8 +320,8 @@ class DataLakeStack(PlatformStack):
                         height=6,
                     )
                 ]
-            ],
-        )
+            )
+        return DashboardSection(title="Data lake", rows=rows) if rows else None
 
     def _query_role(self, principals: Sequence[str]) -> iam.Role:
         """A role the configured principals assume to query the raw and curated tables in the workgroup."""
@@ -303,11 +341,7 @@ class DataLakeStack(PlatformStack):
         )
         acknowledge_resource_wildcards(
             policy,
-            suffixes=[
-                f"/{RAW_EVENTS_PREFIX}*",
-                f"/{self._query_tables[1][2]}*",
-                f"/{ATHENA_RESULTS_PREFIX}*",
-            ],
+            suffixes=[*(f"/{prefix}*" for _, _, prefix in self._query_tables), f"/{ATHENA_RESULTS_PREFIX}*"],
             reason="Athena reads every object of a table's partitions and writes results under names it "
             "generates; each grant is limited to the table's own prefix or the workgroup's results prefix.",
         )

@@ -24,6 +24,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from constructs import Construct
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,19 @@ class TableRef:
     partition: str
     location: str
     """``s3://bucket/prefix/`` of the table's data."""
+
+    @classmethod
+    def of(cls, scope: Construct, *, database_name: str, table_name: str, location: str) -> TableRef:
+        """A table of the catalog of ``scope``'s stack (its account, region and partition)."""
+        stack = Stack.of(scope)
+        return cls(
+            catalog_id=stack.account,
+            database_name=database_name,
+            table_name=table_name,
+            region=stack.region,
+            partition=stack.partition,
+            location=location,
+        )
 
     @property
     def catalog_arn(self) -> str:
@@ -124,18 +138,30 @@ def object_read_statements(
 
 
 def object_write_statements(
-    *, sid: str, bucket: s3.IBucket, keys: Sequence[kms.IKey], prefixes: Sequence[str], read_back: bool = False
+    *,
+    sid: str,
+    bucket: s3.IBucket,
+    keys: Sequence[kms.IKey],
+    prefixes: Sequence[str],
+    read_back: bool = False,
+    delete: bool = False,
 ) -> list[iam.PolicyStatement]:
     """Write (incl. multipart uploads) objects under ``prefixes`` only, with data keys from ``keys`` via S3.
 
     ``read_back`` adds ``s3:GetObject`` on the same prefixes and listing of the bucket (Firehose's S3 destination
-    grant lists both). Statement ids: ``<sid>Objects``, ``<sid>Bucket``, ``<sid>Encrypt``.
+    grant lists both); ``delete`` adds ``s3:DeleteObject`` on the same prefixes (a Glue table optimizer expiring
+    files, Spark's commit protocol). Statement ids: ``<sid>Objects``, ``<sid>Bucket``, ``<sid>Encrypt``.
     """
     if not prefixes:
         raise ValueError(f"{sid}: name at least one prefix")
     for prefix in prefixes:
         _check_prefix(prefix)
-    object_actions = ["s3:PutObject", "s3:AbortMultipartUpload", *(["s3:GetObject"] if read_back else [])]
+    object_actions = [
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        *(["s3:GetObject"] if read_back else []),
+        *(["s3:DeleteObject"] if delete else []),
+    ]
     bucket_actions = [
         "s3:GetBucketLocation",
         "s3:ListBucketMultipartUploads",

@@ -17,8 +17,8 @@ from ml_platform.shared.guards import STATEFUL_RESOURCE_TYPES
 from scripts.assembly import read_assembly
 from tests.conftest import new_app
 
-# The lake's buckets, Glue databases and tables (every environment). Dev adds the auto-delete function's log
-# group (allow_destroy), prod the curated crawler's log group.
+# The lake's buckets, Glue databases and tables (every environment), the curated Iceberg table and the curation
+# job's log groups. Dev adds the auto-delete function's log group (allow_destroy), prod the curated crawler's log group.
 _DATA_LAKE_PINS: set[str] = {
     "AccessLogBucketDA470295",
     "RawBucket0C3EE094",
@@ -31,6 +31,9 @@ _DATA_LAKE_PINS: set[str] = {
     "AnalyticsDatabase",
     "RawEventsTable9FBD83AE",
     "CuratedEventsTable1EBFDB0D",
+    "CurationTableA5C2EE38",
+    "CurationJobErrorLogsF8037678",
+    "CurationJobOutputLogs309C5201",
 }
 
 # Every stateful resource's logical ID, per stack. A rename or replacement of a bucket, key, stream, log

@@ -114,10 +114,10 @@ def test_prod_crawler_maintains_curated_partitions_with_encrypted_logs(platform)
     # And the curated table has no projection (the crawler adds partitions)
     assert "projection.enabled" not in _table(platform, "prod", "CuratedEventsTable")["TableInput"]["Parameters"]
     # And its security configuration encrypts S3 and bookmarks with the lake key, logs with the logs key
-    _, security = one(platform, "prod", "AWS::Glue::SecurityConfiguration")
+    _, security = one(platform, "prod", "AWS::Glue::SecurityConfiguration", "CuratedCrawler")
     encryption = security["Properties"]["EncryptionConfiguration"]
     assert props["CrawlerSecurityConfiguration"] == {
-        "Ref": one(platform, "prod", "AWS::Glue::SecurityConfiguration")[0]
+        "Ref": one(platform, "prod", "AWS::Glue::SecurityConfiguration", "CuratedCrawler")[0]
     }
     assert encryption["S3Encryptions"][0]["S3EncryptionMode"] == "SSE-KMS"
     assert lake_key(encryption["S3Encryptions"][0]["KmsKeyArn"])
@@ -190,7 +190,7 @@ def test_athena_workgroup_is_enforced_engine_v3_encrypted_and_cut_off(platform, 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_named_query_over_the_raw_table(platform, env):
-    _, query = one(platform, env, "AWS::Athena::NamedQuery")
+    _, query = one(platform, env, "AWS::Athena::NamedQuery", "AthenaRawEventsPerTypeQuery")
     props = query["Properties"]
     assert props["Database"] == f"ml_platform_{env}_raw"
     assert props["WorkGroup"] == {"Ref": one(platform, env, "AWS::Athena::WorkGroup")[0]}

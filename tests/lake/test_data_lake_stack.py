@@ -191,7 +191,13 @@ def isolated(tmp_path_factory):
     env = Environment(region=config.region)
     security = SecurityStack(app, "Security", config=config, env=env)
     data_lake = DataLakeStack(
-        app, "DataLake", config=config, lake_key=security.data_lake_key, logs_key=security.logs_key, env=env
+        app,
+        "DataLake",
+        config=config,
+        lake_key=security.data_lake_key,
+        logs_key=security.logs_key,
+        alarm_topic=security.alarm_topic,
+        env=env,
     )
     consumer = Stack(app, "Consumer", env=env)
     roles = {}
@@ -212,7 +218,7 @@ def isolated(tmp_path_factory):
 def test_dev_without_allow_destroy_retains_everything(isolated):
     resources = isolated["lake"]["Resources"].values()
     stateful = [r for r in resources if r["Type"] in ("AWS::S3::Bucket", "AWS::Glue::Database", "AWS::Glue::Table")]
-    assert len(stateful) == 11
+    assert len(stateful) == 12  # six buckets, three databases, raw, curated and the curated Iceberg table
     assert all(r["DeletionPolicy"] == "Retain" and r["UpdateReplacePolicy"] == "Retain" for r in stateful)
     assert not [r for r in resources if r["Type"] == "Custom::S3AutoDeleteObjects"]
 

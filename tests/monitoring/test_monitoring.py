@@ -114,7 +114,9 @@ def test_dashboard_has_a_section_per_component_present(platform, env):
     assert ("## Inference" in body) is bool(config.inference.endpoints)
     for endpoint in config.inference.endpoints:
         assert f"ml-platform-{env}-{endpoint.name}" in body
-    assert ("## Catalog" in body) is config.data_lake.curated_crawler.enabled
+    # The lake's section: the curation job's metrics, and the crawler's log query where the crawler is on
+    assert "## Data lake" in body and 'MlPlatform/Curation\\",\\"RowsQuarantined' in body
+    assert ("Curated crawler runs and failures" in body) is config.data_lake.curated_crawler.enabled
 
 
 def test_glue_failures_reach_the_topic_with_a_dead_letter_queue(platform):

@@ -39,7 +39,7 @@ def test_delivery_reads_the_stream_and_converts_with_the_raw_glue_table(platform
     (table,) = [
         t["Properties"]
         for t in platform.resources("dev", "DataLake", "AWS::Glue::Table").values()
-        if t["Properties"]["TableInput"]["Name"] == conversion["SchemaConfiguration"]["TableName"]
+        if t["Properties"].get("TableInput", {}).get("Name") == conversion["SchemaConfiguration"]["TableName"]
         and t["Properties"]["DatabaseName"] == conversion["SchemaConfiguration"]["DatabaseName"]
     ]
     assert table["DatabaseName"].endswith("_raw")

@@ -107,3 +107,20 @@ def test_report_of_the_real_app_prices_every_environment(platform):
     assert "Usage-priced (not in the totals)" in text and "Athena queries: USD 5 per TB scanned" in text
     for environment, total in totals.items():
         assert f"| {environment} | **total** | | | | **{total:,.2f}** |" in text
+
+
+def test_a_scheduled_glue_job_costs_its_runs():
+    # Given an hourly trigger of a job with 2 G.2X workers (4 DPUs), runs assumed 6 minutes long
+    table = {**TABLE, "prices": {**TABLE["prices"], "glue_dpu_hour": 0.5},
+             "assumptions": {"glue_job_minutes_per_run": 6}}  # fmt: skip
+    actions = [{"JobName": {"Ref": "Job"}}]
+    resources = {
+        "Job": {"Type": "AWS::Glue::Job", "Properties": {"WorkerType": "G.2X", "NumberOfWorkers": 2}},
+        "Hourly": {"Type": "AWS::Glue::Trigger",
+                   "Properties": {"Type": "SCHEDULED", "Schedule": "cron(15 * * * ? *)", "Actions": actions}},
+        "OnDemand": {"Type": "AWS::Glue::Trigger", "Properties": {"Type": "ON_DEMAND", "Actions": actions}},
+    }  # fmt: skip
+    (line,) = idle_cost_lines([_stack("qa", resources)], table)
+    # Then 24 runs × 730/24 days × 4 DPUs × 0.1 h = 292 DPU-hours × 0.5 = 146
+    assert (line.kind, line.quantity, line.monthly) == ("Glue scheduled job runs (assumed 6 min each)", 292.0, 146.0)
+    assert line.basis == "assumption"

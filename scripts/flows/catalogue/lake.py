@@ -1,9 +1,11 @@
 """The lake's buckets (what each bucket policy refuses), S3 server access logging, the auto-delete provider,
-the curated crawler, and Athena queries through the data lake's grant helpers."""
+the curated crawler, Athena queries through the data lake's grant helpers, and the curation job
+(``lake_curation``)."""
 
 from __future__ import annotations
 
 from ml_platform.lake.config import DATA_ZONES
+from scripts.flows.catalogue import lake_curation
 from scripts.flows.catalogue.base import OTHER_ACCOUNT, Environment
 from scripts.flows.catalogue.context import kms_via_s3, s3_bucket, s3_object, sse_kms
 from scripts.flows.templates import PARTITION
@@ -80,6 +82,8 @@ def add(env: Environment) -> None:
         _crawler(env)
     if env.config.data_lake.athena.query_role_principals:
         _athena_queries(env)
+    if env.config.data_lake.curation.enabled:
+        lake_curation.add(env)
 
 
 def _auto_delete(env: Environment) -> None:

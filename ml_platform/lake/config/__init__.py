@@ -14,6 +14,8 @@ from pydantic import Field, field_validator, model_validator
 
 from ml_platform.core.config import FrozenModel
 from ml_platform.core.schema import EventSchema
+from ml_platform.lake.config.curation import CurationConfig
+from ml_platform.lake.config.schedule import check_glue_cron
 
 # The lake's data zones, in the order the stack creates them, plus the server access log bucket.
 DATA_ZONES: tuple[str, ...] = ("raw", "curated", "analytics", "models", "capture")
@@ -51,10 +53,6 @@ STANDARD_IA_MINIMUM_DAYS = 30
 # Athena's documented minimum per-query data usage control: 10 MB (AWS::Athena::WorkGroup resource
 # schema, WorkGroupConfiguration.BytesScannedCutoffPerQuery "minimum": 10000000).
 ATHENA_MINIMUM_BYTES_SCANNED_CUTOFF = 10_000_000
-
-# Glue schedules use the six-field cron syntax: cron(minutes hours day-of-month month day-of-week year).
-# https://docs.aws.amazon.com/glue/latest/dg/monitor-data-warehouse-schedule.html
-_GLUE_CRON = re.compile(r"^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$")
 
 
 class LifecycleConfig(FrozenModel):
@@ -200,15 +198,7 @@ class CrawlerConfig(FrozenModel):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        match = _GLUE_CRON.match(value)
-        if not match:
-            raise ValueError(f"{value!r} is not a Glue schedule like 'cron(0 3 * * ? *)' (six fields)")
-        day_of_month, day_of_week = match.group(3), match.group(5)
-        if (day_of_month == "?") == (day_of_week == "?"):
-            raise ValueError(f"{value!r}: exactly one of day-of-month and day-of-week must be '?'")
-        return value
+        return value if value is None else check_glue_cron(value)
 
 
 class AthenaConfig(FrozenModel):
@@ -281,6 +271,10 @@ class DataLakeConfig(FrozenModel):
         default=None, description="Schema of the curated table. Default: the ingest event schema."
     )
     curated_crawler: CrawlerConfig = CrawlerConfig()
+    curation: CurationConfig = Field(
+        default=CurationConfig(),
+        description="The Glue job that curates the raw zone into the curated Iceberg table (docs/lake.md#curation).",
+    )
     athena: AthenaConfig = AthenaConfig()
 
     @model_validator(mode="after")
@@ -298,6 +292,25 @@ class DataLakeConfig(FrozenModel):
                     f"glacier_storage_class GLACIER_IR (and no deep_archive_after_days), or set "
                     f"{zone}.allow_unqueryable_archive: true to accept that old partitions drop out of queries"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _curation_fits_the_curated_zone(self) -> DataLakeConfig:
+        if not self.curation.enabled:
+            return self
+        schema = self.curated_schema
+        if schema is not None and schema.event_id_column is None:
+            raise ValueError(
+                f"curated_schema {schema.name!r} declares no event_id_column, which curation de-duplicates by; "
+                "declare it or set curation.enabled: false"
+            )
+        days = self.curated.object_lock_retention_days
+        if days is not None and self.curation.table_optimizers.deletes_files:
+            raise ValueError(
+                f"curated.object_lock_retention_days={days} locks the Iceberg files that snapshot retention and "
+                "orphan file deletion delete (they would fail); set curation.table_optimizers.snapshot_retention_days "
+                "and orphan_file_retention_days to null, or remove the retention"
+            )
         return self
 
     def bucket(self, zone: str) -> BucketConfig:
