@@ -23,11 +23,27 @@ def test_every_declared_flow_is_authorized_as_expected(declared_results):
     assert all(r.as_expected for r in declared_results), "\n" + _unexpected(declared_results)
 
 
+ATHENA_ICEBERG_FLOWS = {
+    "read-iceberg-table": "allow",
+    "read-iceberg-metadata": "allow",
+    "read-iceberg-data": "allow",
+    "decrypt-iceberg-data": "allow",
+    "read-quarantine": "deny",
+    "write-iceberg-data": "deny",
+    "update-iceberg-table": "deny",
+}
+
+
 def test_every_feature_flow_is_authorized_as_expected(features_results):
     # Asynchronous inference with notifications is declared in no environment: the features app turns it on
     components = {r.flow.component for r in features_results}
     assert any(r.flow.action == "sns:Publish" and "batch" in r.flow.flow_id for r in features_results)
     assert "endpoint-batch" in components
+    # The query role reads the curated Iceberg table (definition, metadata, data) and nothing else of the zone
+    athena = {
+        r.flow.flow_id.rsplit("/", 1)[-1]: r.flow.expected for r in features_results if r.flow.component == "athena"
+    }
+    assert {name: athena.get(name) for name in ATHENA_ICEBERG_FLOWS} == ATHENA_ICEBERG_FLOWS
     assert all(r.as_expected for r in features_results), "\n" + _unexpected(features_results)
 
 

@@ -4,11 +4,13 @@ the curated crawler, Athena queries through the data lake's grant helpers, and t
 
 from __future__ import annotations
 
+from ml_platform.core.curation import iceberg_table_name
+from ml_platform.core.event_schema import INGEST_EVENT_SCHEMA
 from ml_platform.lake.config import DATA_ZONES
 from scripts.flows.catalogue import lake_curation
 from scripts.flows.catalogue.base import OTHER_ACCOUNT, Environment
 from scripts.flows.catalogue.context import kms_via_s3, s3_bucket, s3_object, sse_kms
-from scripts.flows.templates import PARTITION
+from scripts.flows.templates import PARTITION, Principal
 
 
 def _bucket_cases(env: Environment) -> list[tuple[str, str, str, str, dict[str, str]]]:
@@ -331,3 +333,48 @@ def _athena_queries(env: Environment) -> None:
         expected="deny",
         description="the query role reads only the queried tables",
     )
+    if env.config.data_lake.curation.enabled:
+        _athena_iceberg_queries(env, role, via_athena)
+
+
+def _athena_iceberg_queries(env: Environment, role: Principal, via_athena: dict[str, list[str]]) -> None:
+    """The curated Iceberg table through the query role: Athena reads the table's definition, then its metadata
+    and data files under ``<table>/`` with the caller's permissions ("Query Apache Iceberg tables", Athena User
+    Guide); the curation job's quarantine beside it is not a table and stays unreadable."""
+    component = "athena"
+    schema = env.config.data_lake.curated_schema or INGEST_EVENT_SCHEMA
+    table = iceberg_table_name(schema)
+    curated, lake_key = env.bucket("curated"), env.key_arn("DataLakeKey")
+    database = f"{env.prefix}_curated".replace("-", "_")
+    glue = f"arn:{PARTITION}:glue:{env.region}:{env.account}"
+    env.role_request(
+        component, "read-iceberg-table", role, "glue:GetTable", f"{glue}:table/{database}/{table}", expected="allow",
+        description="Athena reads the Iceberg table's definition (its current metadata location)",
+    )  # fmt: skip
+    for kind, key in (
+        ("metadata", f"{table}/metadata/00001-0a1b.metadata.json"),
+        ("data", f"{table}/data/event_time_day=2026-11-30/00000-0-abc.parquet"),
+    ):
+        obj = s3_object(curated, key)
+        env.role_request(
+            component, f"read-iceberg-{kind}", role, "s3:GetObject", obj, expected="allow", context=via_athena,
+            description=f"Athena reads the Iceberg table's {kind} files",
+        )  # fmt: skip
+        env.s3_decrypts(
+            component, f"decrypt-iceberg-{kind}", role, lake_key, curated, obj, context=via_athena,
+            description=f"S3 decrypts the Iceberg table's {kind} files",
+        )  # fmt: skip
+    env.role_request(
+        component, "read-quarantine", role, "s3:GetObject",
+        s3_object(curated, f"quarantine/{table}/run_id=jr_0123/part-0000.json"), expected="deny", context=via_athena,
+        description="the quarantine (raw records that failed typing) is not a queried table",
+    )  # fmt: skip
+    env.role_request(
+        component, "write-iceberg-data", role, "s3:PutObject", s3_object(curated, f"{table}/data/x.parquet"),
+        expected="deny", context={**sse_kms(lake_key), **via_athena},
+        description="queries only read: the curation job alone writes the Iceberg table",
+    )  # fmt: skip
+    env.role_request(
+        component, "update-iceberg-table", role, "glue:UpdateTable", f"{glue}:table/{database}/{table}",
+        expected="deny", description="queries never commit to the Iceberg table",
+    )  # fmt: skip
